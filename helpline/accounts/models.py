@@ -1,0 +1,189 @@
+"""People and organisation: users, agents, departments, teams and roles."""
+
+from zoneinfo import available_timezones
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class Permission(models.TextChoices):
+    """What a role allows in a department. Viewing is implied by any access."""
+
+    REPLY = "reply", "Reply to the requester"
+    NOTE = "note", "Add internal notes"
+    ASSIGN = "assign", "Assign and release"
+    TRANSFER = "transfer", "Transfer to another department"
+    EDIT = "edit", "Edit (priority, SLA plan, help topic, due time, collaborators)"
+    STATUS = "status", "Change status"
+    CLOSE = "close", "Resolve and close"
+    MERGE = "merge", "Merge tickets"
+    DELETE = "delete", "Delete tickets"
+
+
+class HelplineUserManager(UserManager):
+    def get_by_natural_key(self, username):
+        # Signing in with the email address works as well as with the username.
+        return self.get(models.Q(username=username) | models.Q(email__iexact=username))
+
+
+class User(AbstractUser):
+    """Anyone who signs in or writes in: requesters, agents and administrators."""
+
+    name = models.CharField(max_length=150, blank=True, help_text="Full name shown on tickets.")
+    phone = models.CharField(max_length=40, blank=True)
+
+    objects = HelplineUserManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=~models.Q(email=""),
+                name="user_email_unique_ci",
+                violation_error_message="A user with this email address already exists.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.get_full_name() or self.username
+
+    @property
+    def is_agent(self) -> bool:
+        """Agents have an active agent profile; administrators are always agents."""
+        if self.is_superuser:
+            return True
+        profile = getattr(self, "agent", None)
+        return profile is not None and profile.is_active
+
+
+class Role(models.Model):
+    """A named set of permissions that an agent holds in one department."""
+
+    name = models.CharField(max_length=80, unique=True)
+    can_reply = models.BooleanField("reply", default=False)
+    can_note = models.BooleanField("internal note", default=False)
+    can_assign = models.BooleanField("assign", default=False)
+    can_transfer = models.BooleanField("transfer", default=False)
+    can_edit = models.BooleanField("edit", default=False)
+    can_status = models.BooleanField("change status", default=False)
+    can_close = models.BooleanField("close", default=False)
+    can_merge = models.BooleanField("merge", default=False)
+    can_delete = models.BooleanField("delete", default=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def allows(self, permission: Permission | str) -> bool:
+        return bool(getattr(self, f"can_{Permission(permission).value}"))
+
+    @property
+    def permissions(self) -> list[str]:
+        return [p.value for p in Permission if self.allows(p)]
+
+    @property
+    def is_view_only(self) -> bool:
+        return not self.permissions
+
+
+class Department(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    default_sla = models.ForeignKey(
+        "sla.SLAPlan", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    email = models.EmailField(
+        "outgoing address", blank=True, help_text="Replies from this department are sent from here."
+    )
+    restricted = models.BooleanField(
+        default=False, help_text="Only members of the department see its tickets."
+    )
+    signature = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    members = models.ManyToManyField("Agent", blank=True, related_name="teams")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+TIMEZONE_CHOICES = [(tz, tz) for tz in sorted(available_timezones())]
+
+
+class Agent(models.Model):
+    """The staff profile of a user: a primary department with a role, plus extra accesses."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, related_name="primary_agents",
+        verbose_name="primary department",
+    )
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="+")
+    timezone = models.CharField(max_length=64, blank=True, choices=TIMEZONE_CHOICES)
+    signature = models.TextField(blank=True)
+    on_vacation = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return self.user.display_name
+
+    def department_roles(self) -> dict[int, Role]:
+        """Department id → role, the primary department first; cached on the instance."""
+        cached = getattr(self, "_department_roles", None)
+        if cached is None:
+            cached = {self.department_id: self.role}
+            for access in self.accesses.select_related("role"):
+                cached.setdefault(access.department_id, access.role)
+            self._department_roles = cached
+        return cached
+
+    def team_ids(self) -> set[int]:
+        cached = getattr(self, "_team_ids", None)
+        if cached is None:
+            cached = set(self.teams.values_list("id", flat=True))
+            self._team_ids = cached
+        return cached
+
+
+class DepartmentAccess(models.Model):
+    """An extra department an agent may work in, with the role they have there."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="accesses")
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="accesses")
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = "extra department access"
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "department"], name="one_access_per_department")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} in {self.department} as {self.role}"

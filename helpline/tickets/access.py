@@ -1,0 +1,215 @@
+"""THE permission layer: who sees which tickets and who may do what to them.
+
+Every view, API endpoint, mail handler and automation asks here; nothing else decides access.
+"""
+
+from dataclasses import dataclass, field
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from helpline.accounts.models import Agent, Permission, Role
+from helpline.tickets.models import Collaborator, Ticket
+
+
+class AccessDenied(PermissionDenied):
+    """The actor may see the ticket but not do this to it."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class TicketNotFound(Http404):
+    """No such ticket, or one the actor may not see: the two look the same from outside."""
+
+
+def agent_profile(user) -> Agent | None:
+    """The active agent profile of a user (cached on the user object), or None."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    if not hasattr(user, "_helpline_agent"):
+        try:
+            profile = Agent.objects.select_related("role").get(user=user, is_active=True)
+        except Agent.DoesNotExist:
+            profile = None
+        user._helpline_agent = profile
+    return user._helpline_agent
+
+
+def is_admin(user) -> bool:
+    return bool(user is not None and user.is_active and user.is_superuser)
+
+
+def is_agent(user) -> bool:
+    return is_admin(user) or agent_profile(user) is not None
+
+
+def visible_tickets(user, queryset: QuerySet | None = None) -> QuerySet:
+    """Filter `queryset` (all tickets by default) down to what `user` may see.
+
+    Requesters see their own tickets and those they collaborate on. Agents see the tickets of the
+    departments they have access to, plus tickets assigned to them or their teams unless the
+    department is restricted. Administrators see all.
+    """
+    qs = Ticket.objects.all() if queryset is None else queryset
+    if user is None or not user.is_authenticated or not user.is_active:
+        return qs.none()
+    if is_admin(user):
+        return qs
+    profile = agent_profile(user)
+    if profile is None:
+        collaborating = Collaborator.objects.filter(user=user).values("ticket_id")
+        return qs.filter(Q(requester=user) | Q(pk__in=collaborating))
+    departments = list(profile.department_roles())
+    teams = list(profile.team_ids())
+    assigned = Q(assignee=user)
+    if teams:
+        assigned |= Q(team__in=teams)
+    return qs.filter(
+        Q(department__in=departments) | (assigned & Q(department__restricted=False))
+        # Requests an agent filed for themselves stay visible to them like any requester's.
+        | Q(requester=user)
+    )
+
+
+def _is_participant(user, ticket: Ticket) -> bool:
+    if ticket.requester_id == user.pk:
+        return True
+    return Collaborator.objects.filter(ticket=ticket, user=user).exists()
+
+
+def _assigned_to(profile: Agent, ticket: Ticket) -> bool:
+    return ticket.assignee_id == profile.user_id or (
+        ticket.team_id is not None and ticket.team_id in profile.team_ids()
+    )
+
+
+def role_for(user, ticket: Ticket) -> Role | None:
+    """The role an agent acts with on this ticket, or None if they work it not at all."""
+    profile = agent_profile(user)
+    if profile is None:
+        return None
+    role = profile.department_roles().get(ticket.department_id)
+    if role is not None:
+        return role
+    if _assigned_to(profile, ticket) and not ticket.department.restricted:
+        # Assigned across departments: they work it with their primary role.
+        return profile.role
+    return None
+
+
+def can_view(user, ticket: Ticket) -> bool:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if is_admin(user) or role_for(user, ticket) is not None:
+        return True
+    return _is_participant(user, ticket)
+
+
+def can(user, permission: Permission | str, ticket: Ticket) -> bool:
+    """May `user` do `permission` to `ticket`? ("view" and "message" are also accepted.)"""
+    if permission == "view":
+        return can_view(user, ticket)
+    if permission == "message":
+        # Writing as requester/collaborator (portal reply, email answer).
+        return user is not None and user.is_authenticated and _is_participant(user, ticket)
+    if is_admin(user):
+        return True
+    role = role_for(user, ticket)
+    return role is not None and role.allows(permission)
+
+
+def check(user, permission: Permission | str, ticket: Ticket) -> None:
+    """Raise TicketNotFound if the ticket is invisible to the user, AccessDenied if not allowed."""
+    if not can_view(user, ticket):
+        raise TicketNotFound("No such ticket.")
+    if permission != "view" and not can(user, permission, ticket):
+        raise AccessDenied(denial_message(user, permission, ticket))
+
+
+def denial_message(user, permission: Permission | str, ticket: Ticket) -> str:
+    if permission == "message":
+        return "Only the requester and collaborators can write to this ticket as a requester."
+    label = Permission(permission).label.lower()
+    role = role_for(user, ticket)
+    if role is None:
+        return f"You have no role in {ticket.department}, so you cannot {label}."
+    return f"Your role “{role}” in {ticket.department} does not allow you to {label}."
+
+
+def access_ticket(user, ticket_or_number, permission: Permission | str = "view") -> Ticket:
+    """Load a ticket by number (or take one) and check access; raise like `check`."""
+    if isinstance(ticket_or_number, Ticket):
+        ticket = ticket_or_number
+    else:
+        ticket = (
+            Ticket.objects.select_related("department").filter(number=ticket_or_number).first()
+        )
+        if ticket is None:
+            raise TicketNotFound("No such ticket.")
+    check(user, permission, ticket)
+    return ticket
+
+
+@dataclass
+class Explanation:
+    """Why a user can or cannot see a ticket and what they may do to it, in plain words."""
+
+    visible: bool
+    reasons: list[str] = field(default_factory=list)
+    allowed: dict[str, bool] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return "\n".join(self.reasons)
+
+
+def explain(user, ticket: Ticket) -> Explanation:
+    """The reasons behind `can` and `visible_tickets` for one user and one ticket."""
+    reasons: list[str] = []
+    dept = ticket.department
+    if not user.is_active:
+        return Explanation(False, [f"{user} is deactivated."])
+    if is_admin(user):
+        reasons.append(f"{user} is an administrator: sees and may do everything.")
+        return Explanation(True, reasons, {p.value: True for p in Permission})
+    profile = agent_profile(user)
+    if profile is None:
+        if ticket.requester_id == user.pk:
+            reasons.append(f"{user} is the requester of this ticket.")
+        elif _is_participant(user, ticket):
+            reasons.append(f"{user} is a collaborator on this ticket.")
+        else:
+            reasons.append(f"{user} is a requester who neither opened nor collaborates on it.")
+        visible = can_view(user, ticket)
+        return Explanation(visible, reasons, {"message": visible})
+    roles = profile.department_roles()
+    if ticket.department_id in roles:
+        role = roles[ticket.department_id]
+        where = "primary" if ticket.department_id == profile.department_id else "extra"
+        reasons.append(f"{user} has {where} access to {dept} with the role “{role}”.")
+    else:
+        reasons.append(f"{user} has no access to {dept}.")
+        if _assigned_to(profile, ticket):
+            if dept.restricted:
+                reasons.append(
+                    f"It is assigned to {user} or their team, but {dept} is restricted to its "
+                    "members, so the assignment does not grant access."
+                )
+            else:
+                reasons.append(
+                    f"It is assigned to {user} or their team, so they work it with their primary "
+                    f"role “{profile.role}”."
+                )
+    role = role_for(user, ticket)
+    visible = role is not None or _is_participant(user, ticket)
+    allowed = {p.value: bool(role and role.allows(p)) for p in Permission}
+    if role is not None:
+        granted = [Permission(p).label for p, ok in allowed.items() if ok]
+        reasons.append(
+            "Allowed: " + ", ".join(granted) + "." if granted else "View only: no changes allowed."
+        )
+    elif not visible:
+        reasons.append("So the ticket is invisible to them.")
+    return Explanation(visible, reasons, allowed)

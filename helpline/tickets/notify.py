@@ -1,0 +1,77 @@
+"""The notification outbox: actions queue rows in their transaction; a task sends after commit."""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import Q
+
+from helpline.accounts.models import Agent, Department, User
+from helpline.tickets.models import Collaborator, Notification, ThreadEntry, Ticket
+
+
+def requester_side(ticket: Ticket) -> list[User]:
+    """The requester and the collaborators: who gets the public conversation."""
+    people = [ticket.requester]
+    people += [c.user for c in Collaborator.objects.filter(ticket=ticket).select_related("user")]
+    return people
+
+
+def department_agents(department: Department) -> list[User]:
+    """Who hears about new and transferred tickets: the manager and the department's agents."""
+    agents = (
+        Agent.objects.filter(is_active=True, on_vacation=False)
+        .filter(Q(department=department) | Q(accesses__department=department))
+        .select_related("user")
+        .distinct()
+    )
+    people = [a.user for a in agents]
+    if department.manager_id:
+        people.append(department.manager)
+    return people
+
+
+def working_agents(ticket: Ticket) -> list[User]:
+    """Who hears about a new message: the assignee, else the team, else the department."""
+    if ticket.assignee_id:
+        return [ticket.assignee]
+    if ticket.team_id:
+        return [m.user for m in ticket.team.members.select_related("user") if m.is_active]
+    return department_agents(ticket.department)
+
+
+def queue(
+    kind: str,
+    ticket: Ticket,
+    recipients: Iterable[User],
+    *,
+    entry: ThreadEntry | None = None,
+    actor: User | None = None,
+) -> list[Notification]:
+    """Write outbox rows (deduplicated, never to the actor) and deliver them after commit."""
+    seen: set[str] = set()
+    rows = []
+    for user in recipients:
+        if user is None or not user.email or not user.is_active:
+            continue
+        if actor is not None and user.pk == actor.pk:
+            continue
+        email = user.email.lower()
+        if email in seen:
+            continue
+        seen.add(email)
+        rows.append(
+            Notification(kind=kind, ticket=ticket, entry=entry, recipient=user, email=user.email)
+        )
+    if not rows:
+        return []
+    created = Notification.objects.bulk_create(rows)
+    ids = [n.pk for n in created if n.pk is not None]
+    if ids:
+        transaction.on_commit(lambda: _enqueue(ids))
+    return created
+
+
+def _enqueue(ids: list[int]) -> None:
+    from helpline.tickets.tasks import deliver_notifications
+
+    deliver_notifications.enqueue(ids)
