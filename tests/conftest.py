@@ -1,0 +1,95 @@
+"""Shared fixtures: the demo organisation and its people, named as in scenarios.md."""
+
+import pytest
+
+from helpline.accounts.demo import DEMO_PASSWORD, load_demo
+from helpline.accounts.models import Department, Role, Team, User
+from helpline.sla.models import SLAPlan
+from helpline.tickets.models import HelpTopic, Priority, Status
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_local(settings, tmp_path):
+    """Tasks run inline (after commit), files go to a temp dir, mail stays in memory."""
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def demo(db):
+    load_demo()
+
+
+@pytest.fixture
+def password():
+    return DEMO_PASSWORD
+
+
+def _user(username):
+    return User.objects.get(username=username)
+
+
+@pytest.fixture
+def admin_user(demo):
+    return _user("admin")
+
+
+@pytest.fixture
+def john(demo):
+    return _user("john")
+
+
+@pytest.fixture
+def jane(demo):
+    return _user("jane")
+
+
+@pytest.fixture
+def garnet(demo):
+    return _user("garnet")
+
+
+@pytest.fixture
+def karen(demo):
+    return _user("karen")
+
+
+@pytest.fixture
+def ken(demo):
+    return _user("ken")
+
+
+@pytest.fixture
+def greg(demo):
+    return _user("greg")
+
+
+class Org:
+    """Look-ups of the demo configuration by name: org.dept("Support"), org.sla("Sev-A") …"""
+
+    def dept(self, name):
+        return Department.objects.get(name=name)
+
+    def team(self, name):
+        return Team.objects.get(name=name)
+
+    def topic(self, name):
+        return HelpTopic.objects.get(name=name)
+
+    def sla(self, name):
+        return SLAPlan.objects.get(name=name)
+
+    def priority(self, name):
+        return Priority.objects.get(name=name)
+
+    def status(self, name):
+        return Status.objects.get(name=name)
+
+    def role(self, name):
+        return Role.objects.get(name=name)
+
+
+@pytest.fixture
+def org(demo):
+    return Org()
