@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.db import connection
 from django.http import JsonResponse
-from django.urls import path
+from django.urls import include, path
 
 
 def healthz(request):
@@ -21,4 +21,6 @@ admin.site.index_title = "Configure the help desk"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("staff/", include("helpline.tickets.urls_staff")),
+    path("", include("helpline.tickets.urls_portal")),
 ]
