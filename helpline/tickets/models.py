@@ -403,3 +403,49 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} to {self.email}"
+
+
+class SavedSearch(models.Model):
+    """A queue an agent made: named filters shown in their sidebar."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_searches"
+    )
+    name = models.CharField(max_length=80)
+    filters = models.JSONField(default=dict, blank=True)
+    sort = models.CharField(max_length=30, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="one_saved_search_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GuestAccess(models.Model):
+    """A signed link that lets a guest requester open one ticket; expires, can be revoked.
+
+    Only a hash of the token is stored, so a database leak does not leak working links.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="guest_links")
+    email = models.EmailField()
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="guest_access_expiry")]
+
+    def __str__(self) -> str:
+        return f"Guest link for {self.email} on {self.ticket_id}"
+
+    def is_valid(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and now < self.expires_at
