@@ -96,7 +96,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 else:
     # Parallel query turns sub-millisecond index lookups into multi-millisecond plans.
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c max_parallel_workers_per_gather=0"
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        "-c max_parallel_workers_per_gather=0"
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

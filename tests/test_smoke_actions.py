@@ -10,8 +10,11 @@ from helpline.tickets.models import EventKind, State
 @pytest.mark.django_db(transaction=True)
 def test_outage_routed_to_the_right_team(org, karen, john, jane):
     ticket = actions.open_ticket(
-        karen, requester=karen, subject="Mobile/online banking system down",
-        body="Nothing loads.", help_topic=org.topic("General Inquiry"),
+        karen,
+        requester=karen,
+        subject="Mobile/online banking system down",
+        body="Nothing loads.",
+        help_topic=org.topic("General Inquiry"),
     )
     assert ticket.number and ticket.department == org.dept("Support")
     assert any(ticket.number in m.subject for m in mail.outbox if karen.email in m.to)

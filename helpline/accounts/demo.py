@@ -35,37 +35,86 @@ def load_demo() -> list[tuple[str, str]]:
 
     with transaction.atomic():
         full = upsert(
-            Role, {"name": "Expanded Access"},
-            **{f"can_{p}": True for p in ("reply", "note", "assign", "transfer", "edit",
-                                           "status", "close", "merge")},
+            Role,
+            {"name": "Expanded Access"},
+            **{
+                f"can_{p}": True
+                for p in ("reply", "note", "assign", "transfer", "edit", "status", "close", "merge")
+            },
             can_delete=False,
         )
-        upsert(Role, {"name": "All Access"}, **{f"can_{p}": True for p in (
-            "reply", "note", "assign", "transfer", "edit", "status", "close", "merge", "delete")})
+        upsert(
+            Role,
+            {"name": "All Access"},
+            **{
+                f"can_{p}": True
+                for p in (
+                    "reply",
+                    "note",
+                    "assign",
+                    "transfer",
+                    "edit",
+                    "status",
+                    "close",
+                    "merge",
+                    "delete",
+                )
+            },
+        )
         limited = upsert(
-            Role, {"name": "Limited Access"},
-            can_reply=True, can_note=True, can_status=True, can_close=True,
-            can_assign=False, can_transfer=False, can_edit=False, can_merge=False,
+            Role,
+            {"name": "Limited Access"},
+            can_reply=True,
+            can_note=True,
+            can_status=True,
+            can_close=True,
+            can_assign=False,
+            can_transfer=False,
+            can_edit=False,
+            can_merge=False,
             can_delete=False,
         )
-        upsert(Role, {"name": "View only"}, **{f"can_{p}": False for p in (
-            "reply", "note", "assign", "transfer", "edit", "status", "close", "merge", "delete")})
+        upsert(
+            Role,
+            {"name": "View only"},
+            **{
+                f"can_{p}": False
+                for p in (
+                    "reply",
+                    "note",
+                    "assign",
+                    "transfer",
+                    "edit",
+                    "status",
+                    "close",
+                    "merge",
+                    "delete",
+                )
+            },
+        )
 
         for level, name, colour, default in [
-            (1, "low", "#6b7280", False), (2, "normal", "#2563eb", True),
-            (3, "high", "#d97706", False), (4, "emergency", "#dc2626", False),
+            (1, "low", "#6b7280", False),
+            (2, "normal", "#2563eb", True),
+            (3, "high", "#d97706", False),
+            (4, "emergency", "#dc2626", False),
         ]:
             upsert(Priority, {"name": name}, level=level, colour=colour, is_default=default)
         for order, name, state, default in [
-            (1, "Open", State.OPEN, True), (2, "Work in Progress", State.OPEN, False),
-            (3, "Pending", State.PENDING, True), (4, "Resolved", State.RESOLVED, True),
+            (1, "Open", State.OPEN, True),
+            (2, "Work in Progress", State.OPEN, False),
+            (3, "Pending", State.PENDING, True),
+            (4, "Resolved", State.RESOLVED, True),
             (5, "Closed", State.CLOSED, True),
         ]:
             upsert(Status, {"name": name}, state=state, order=order, is_default=default)
 
         always = upsert(Schedule, {"name": "24/7"}, always_open=True, timezone="")
         business = upsert(
-            Schedule, {"name": "Business hours"}, always_open=False, timezone="",
+            Schedule,
+            {"name": "Business hours"},
+            always_open=False,
+            timezone="",
             holiday_country=settings.HELPLINE_HOLIDAYS_COUNTRY,
         )
         if not business.shifts.exists():
@@ -73,19 +122,42 @@ def load_demo() -> list[tuple[str, str]]:
                 ScheduleShift.objects.create(
                     schedule=business, weekday=weekday, start=time(8), end=time(17)
                 )
-        sev_a = upsert(SLAPlan, {"name": "Sev-A"}, grace_hours=1, first_response_hours=None,
-                       schedule=always, pause_when_pending=True)
-        sev_b = upsert(SLAPlan, {"name": "Sev-B"}, grace_hours=4, schedule=always,
-                       pause_when_pending=True)
-        sev_c = upsert(SLAPlan, {"name": "Sev-C"}, grace_hours=8, schedule=business,
-                       pause_when_pending=True)
+        sev_a = upsert(
+            SLAPlan,
+            {"name": "Sev-A"},
+            grace_hours=1,
+            first_response_hours=None,
+            schedule=always,
+            pause_when_pending=True,
+        )
+        sev_b = upsert(
+            SLAPlan, {"name": "Sev-B"}, grace_hours=4, schedule=always, pause_when_pending=True
+        )
+        sev_c = upsert(
+            SLAPlan, {"name": "Sev-C"}, grace_hours=8, schedule=business, pause_when_pending=True
+        )
 
-        support = upsert(Department, {"name": "Support"}, restricted=False, default_sla=sev_c,
-                         email="support@helpline.example")
-        banking = upsert(Department, {"name": "Online Banking"}, restricted=False,
-                         default_sla=sev_b, email="banking@helpline.example")
-        sysadmins = upsert(Department, {"name": "SysAdmins"}, restricted=True, default_sla=sev_a,
-                           email="sysadmins@helpline.example")
+        support = upsert(
+            Department,
+            {"name": "Support"},
+            restricted=False,
+            default_sla=sev_c,
+            email="support@helpline.example",
+        )
+        banking = upsert(
+            Department,
+            {"name": "Online Banking"},
+            restricted=False,
+            default_sla=sev_b,
+            email="banking@helpline.example",
+        )
+        sysadmins = upsert(
+            Department,
+            {"name": "SysAdmins"},
+            restricted=True,
+            default_sla=sev_a,
+            email="sysadmins@helpline.example",
+        )
 
         def person(username, name, email, **flags):
             user = User.objects.filter(username=username).first()
@@ -100,8 +172,9 @@ def load_demo() -> list[tuple[str, str]]:
             user.save()
             return user
 
-        admin = person("admin", "Ada Admin", "admin@helpline.example",
-                       is_staff=True, is_superuser=True)
+        admin = person(
+            "admin", "Ada Admin", "admin@helpline.example", is_staff=True, is_superuser=True
+        )
         john = person("john", "John Smith", "john@helpline.example")
         jane = person("jane", "Jane Lee", "jane@helpline.example")
         garnet = person("garnet", "Garnet Jones", "garnet@helpline.example")
@@ -110,8 +183,9 @@ def load_demo() -> list[tuple[str, str]]:
         person("greg", "Greg Brown", "greg@example.com")
 
         def agent(user, department, role, extra=()):
-            profile = upsert(Agent, {"user": user}, department=department, role=role,
-                             is_active=True)
+            profile = upsert(
+                Agent, {"user": user}, department=department, role=role, is_active=True
+            )
             for dept, dept_role in extra:
                 DepartmentAccess.objects.get_or_create(
                     agent=profile, department=dept, defaults={"role": dept_role}
@@ -142,8 +216,15 @@ def load_demo() -> list[tuple[str, str]]:
             ("Hardware", support, sev_b, "normal"),
             ("Sev-A Emergency", sysadmins, sev_a, "emergency"),
         ]:
-            upsert(HelpTopic, {"name": name}, department=dept, sla_plan=plan,
-                   priority=priorities[prio], active=True, public=True)
+            upsert(
+                HelpTopic,
+                {"name": name},
+                department=dept,
+                sla_plan=plan,
+                priority=priorities[prio],
+                active=True,
+                public=True,
+            )
 
         config = HelpdeskConfig.load()
         config.default_department = support

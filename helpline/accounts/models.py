@@ -139,7 +139,9 @@ class Agent(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     department = models.ForeignKey(
-        Department, on_delete=models.PROTECT, related_name="primary_agents",
+        Department,
+        on_delete=models.PROTECT,
+        related_name="primary_agents",
         verbose_name="primary department",
     )
     role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="+")
@@ -182,7 +184,9 @@ class DepartmentAccess(models.Model):
     class Meta:
         verbose_name = "extra department access"
         constraints = [
-            models.UniqueConstraint(fields=["agent", "department"], name="one_access_per_department")
+            models.UniqueConstraint(
+                fields=["agent", "department"], name="one_access_per_department"
+            )
         ]
 
     def __str__(self) -> str:

@@ -117,14 +117,16 @@ class SLAPlan(models.Model):
     """A grace period for resolution (and optionally first response) over a schedule."""
 
     name = models.CharField(max_length=120, unique=True)
-    grace_hours = models.DecimalField(
-        "resolution within (hours)", max_digits=7, decimal_places=2
-    )
+    grace_hours = models.DecimalField("resolution within (hours)", max_digits=7, decimal_places=2)
     first_response_hours = models.DecimalField(
         "first response within (hours)", max_digits=7, decimal_places=2, null=True, blank=True
     )
     schedule = models.ForeignKey(
-        Schedule, null=True, blank=True, on_delete=models.PROTECT, related_name="plans",
+        Schedule,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="plans",
         help_text="Empty: 24/7 in the help desk's time zone.",
     )
     pause_when_pending = models.BooleanField(

@@ -68,7 +68,8 @@ def visible_tickets(user, queryset: QuerySet | None = None) -> QuerySet:
     if teams:
         assigned |= Q(team__in=teams)
     return qs.filter(
-        Q(department__in=departments) | (assigned & Q(department__restricted=False))
+        Q(department__in=departments)
+        | (assigned & Q(department__restricted=False))
         # Requests an agent filed for themselves stay visible to them like any requester's.
         | Q(requester=user)
     )
@@ -144,9 +145,7 @@ def access_ticket(user, ticket_or_number, permission: Permission | str = "view")
     if isinstance(ticket_or_number, Ticket):
         ticket = ticket_or_number
     else:
-        ticket = (
-            Ticket.objects.select_related("department").filter(number=ticket_or_number).first()
-        )
+        ticket = Ticket.objects.select_related("department").filter(number=ticket_or_number).first()
         if ticket is None:
             raise TicketNotFound("No such ticket.")
     check(user, permission, ticket)

@@ -133,7 +133,10 @@ def _update_due_times(ticket: Ticket, actor: User | None, reason: str) -> list[s
     """Recompute SLA due times; record a due event saying why if they moved."""
     due, first_due = compute_due_times(ticket)
     changed: list[str] = []
-    before = {"due_at": _iso(ticket.due_at), "first_response_due_at": _iso(ticket.first_response_due_at)}
+    before = {
+        "due_at": _iso(ticket.due_at),
+        "first_response_due_at": _iso(ticket.first_response_due_at),
+    }
     if not ticket.due_at_manual and ticket.due_at != due:
         ticket.due_at = due
         changed.append("due_at")
@@ -347,7 +350,9 @@ def open_ticket(
     if department is None:
         raise ValidationError({"department": "No department given and no default configured."})
     priority = priority or (help_topic.priority if help_topic else None)
-    priority = priority or config.default_priority or Priority.objects.filter(is_default=True).first()
+    priority = (
+        priority or config.default_priority or Priority.objects.filter(is_default=True).first()
+    )
     if priority is None:
         raise ValidationError({"priority": "No priority given and no default configured."})
     sla_plan = sla_plan or (help_topic.sla_plan if help_topic else None)
@@ -409,9 +414,7 @@ def open_ticket(
             at,
         )
         kind = EntryKind.MESSAGE
-        _add_entry(
-            ticket, kind, requester, body, body_html, attachments, source, message_id, at
-        )
+        _add_entry(ticket, kind, requester, body, body_html, attachments, source, message_id, at)
         for user in collaborators:
             if user.pk != requester.pk:
                 Collaborator.objects.get_or_create(ticket=ticket, user=user)
@@ -422,7 +425,9 @@ def open_ticket(
             notify.queue(NotificationKind.NEW_TICKET_ACK, ticket, [requester])
         if alert:
             notify.queue(
-                NotificationKind.NEW_TICKET_ALERT, ticket, notify.department_agents(department),
+                NotificationKind.NEW_TICKET_ALERT,
+                ticket,
+                notify.department_agents(department),
                 actor=actor,
             )
     return ticket
@@ -515,7 +520,15 @@ def add_message(
     with transaction.atomic():
         t = _lock(ticket)
         entry = _add_entry(
-            t, EntryKind.MESSAGE, actor, body, body_html, attachments, source, message_id, at,
+            t,
+            EntryKind.MESSAGE,
+            actor,
+            body,
+            body_html,
+            attachments,
+            source,
+            message_id,
+            at,
             threaded_by,
         )
         _event(t, EventKind.MESSAGE, actor, None, {"entry": entry.pk}, "", at)
@@ -531,7 +544,10 @@ def add_message(
                 notify.queue(NotificationKind.REOPENED, t, [t.requester])
         _save(t, fields, at)
         notify.queue(
-            NotificationKind.NEW_MESSAGE_ALERT, t, notify.working_agents(t), entry=entry,
+            NotificationKind.NEW_MESSAGE_ALERT,
+            t,
+            notify.working_agents(t),
+            entry=entry,
             actor=actor,
         )
     _sync(ticket, t)
@@ -553,10 +569,9 @@ def _assign(
     fields = []
     before = {"agent": _ref(ticket.assignee), "team": _ref(ticket.team)}
     if agent is not None and agent.pk != ticket.assignee_id:
-        if not access.can_view(agent, ticket) and not _could_work(agent, ticket):
-            raise ValidationError(
-                {"assignee": f"{agent} has no access to {ticket.department} and cannot be assigned."}
-            )
+        if not _could_work(agent, ticket):
+            message = f"{agent} has no access to {ticket.department} and cannot be assigned."
+            raise ValidationError({"assignee": message})
         ticket.assignee = agent
         fields.append("assignee")
     if team is not None and team.pk != ticket.team_id:
@@ -631,7 +646,15 @@ def release(
             t.team = None
             fields.append("team")
         if fields:
-            _event(t, EventKind.RELEASED, actor, before, {"agent": _ref(t.assignee), "team": _ref(t.team)}, "", at)
+            _event(
+                t,
+                EventKind.RELEASED,
+                actor,
+                before,
+                {"agent": _ref(t.assignee), "team": _ref(t.team)},
+                "",
+                at,
+            )
             _save(t, fields, at)
     _sync(ticket, t)
     return ticket
@@ -667,8 +690,13 @@ def transfer(
             )
             if not has_access:
                 _event(
-                    t, EventKind.RELEASED, actor, {"agent": _ref(t.assignee)}, {"agent": None},
-                    f"{t.assignee} has no access to {department}", at,
+                    t,
+                    EventKind.RELEASED,
+                    actor,
+                    {"agent": _ref(t.assignee)},
+                    {"agent": None},
+                    f"{t.assignee} has no access to {department}",
+                    at,
                 )
                 t.assignee = None
                 fields.append("assignee")
@@ -848,7 +876,10 @@ def merge(actor: User, ticket: Ticket, into: Ticket) -> Ticket:
         if src.merged_into_id:
             raise ValidationError({"into": f"#{src.number} is already merged."})
         ThreadEntry.objects.filter(ticket=src).update(ticket=dst)
-        people = {src.requester_id, *Collaborator.objects.filter(ticket=src).values_list("user_id", flat=True)}
+        people = {
+            src.requester_id,
+            *Collaborator.objects.filter(ticket=src).values_list("user_id", flat=True),
+        }
         for user_id in people - {dst.requester_id}:
             Collaborator.objects.get_or_create(ticket=dst, user_id=user_id)
         src.merged_into = dst

@@ -33,9 +33,9 @@ def render(notification: Notification) -> tuple[str, str]:
 def deliver(ids: list[int]) -> int:
     """Send the queued notifications among `ids`; failures stay queued for a retry."""
     sent = 0
-    for notification in Notification.objects.filter(pk__in=ids, state=DeliveryState.QUEUED).select_related(
-        "ticket__department", "entry", "recipient"
-    ):
+    for notification in Notification.objects.filter(
+        pk__in=ids, state=DeliveryState.QUEUED
+    ).select_related("ticket__department", "entry", "recipient"):
         with transaction.atomic():
             subject, body = render(notification)
             ticket = notification.ticket

@@ -144,6 +144,9 @@ class TicketSequence(models.Model):
 
     last = models.BigIntegerField(default=0)
 
+    def __str__(self) -> str:
+        return f"Last ticket sequence number: {self.last}"
+
 
 class Ticket(models.Model):
     number = models.CharField(max_length=32, unique=True)
@@ -164,7 +167,10 @@ class Ticket(models.Model):
     # Copied from status.state so that queue filters hit one indexed column.
     state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="assigned_tickets",
     )
     team = models.ForeignKey(
@@ -192,7 +198,9 @@ class Ticket(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["state", "due_at"], name="ticket_state_due"),
-            models.Index(fields=["department", "state", "-updated_at"], name="ticket_dept_state_upd"),
+            models.Index(
+                fields=["department", "state", "-updated_at"], name="ticket_dept_state_upd"
+            ),
             models.Index(fields=["assignee", "state", "-updated_at"], name="ticket_assignee_state"),
             models.Index(fields=["team", "state", "-updated_at"], name="ticket_team_state"),
             models.Index(fields=["requester", "-created_at"], name="ticket_requester_created"),
@@ -350,6 +358,9 @@ class SLAPause(models.Model):
 
     class Meta:
         ordering = ["started_at"]
+
+    def __str__(self) -> str:
+        return f"SLA paused {self.started_at} – {self.ended_at or 'now'}"
 
 
 class NotificationKind(models.TextChoices):
