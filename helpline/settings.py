@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "helpline.sla",
     "helpline.accounts",
     "helpline.tickets",
+    "helpline.mail",
+    "helpline.api",
 ]
 
 MIDDLEWARE = [

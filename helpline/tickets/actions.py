@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from helpline.accounts.models import Department, Permission, Team, User
 from helpline.sla.models import SLAPlan
-from helpline.tickets import access, notify
+from helpline.tickets import access, hooks, notify
 from helpline.tickets.deadlines import compute_due_times
 from helpline.tickets.models import (
     CLOSED_STATES,
@@ -94,7 +94,7 @@ def _event(
     reason: str = "",
     at: datetime | None = None,
 ) -> EventModel:
-    return EventModel.objects.create(
+    event = EventModel.objects.create(
         ticket=ticket,
         kind=kind,
         actor=actor,
@@ -103,6 +103,8 @@ def _event(
         reason=reason[:500],
         created_at=at or timezone.now(),
     )
+    hooks.event_recorded(event)
+    return event
 
 
 def _save(ticket: Ticket, fields: Iterable[str], at: datetime | None = None) -> None:

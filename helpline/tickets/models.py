@@ -266,6 +266,8 @@ class ThreadEntry(models.Model):
     author_name = models.CharField(max_length=200, blank=True)
     body_text = models.TextField(blank=True)
     body_html = models.TextField(blank=True, help_text="Sanitised HTML; empty for plain text.")
+    # The whole message as received (quoted history included) when body_text is only the new part.
+    full_text = models.TextField(blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEB)
     created_at = models.DateTimeField(default=timezone.now)
     message_id = models.CharField(max_length=255, blank=True, db_index=True)
@@ -319,6 +321,8 @@ class EventKind(models.TextChoices):
     REPLIED = "replied", "Replied"
     NOTE = "note", "Internal note added"
     MESSAGE = "message", "Message received"
+    BOUNCE = "bounce", "Mail delivery failed"
+    RULE = "rule", "Routing rule applied"
 
 
 class Event(models.Model):
