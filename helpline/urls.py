@@ -21,6 +21,7 @@ admin.site.index_title = "Configure the help desk"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("api/", include("helpline.api.urls")),
     path("staff/", include("helpline.tickets.urls_staff")),
     path("", include("helpline.tickets.urls_portal")),
 ]
