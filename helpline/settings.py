@@ -66,7 +66,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "helpline.urls"
 WSGI_APPLICATION = "helpline.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
-LOGIN_URL = "login"
+LOGIN_URL = "portal:login"
 
 TEMPLATES = [
     {
@@ -148,6 +148,10 @@ HELPLINE_MAX_ATTACHMENT_BYTES = int(os.environ.get("HELPLINE_MAX_ATTACHMENT_BYTE
 HELPLINE_MAX_ATTACHMENTS = int(os.environ.get("HELPLINE_MAX_ATTACHMENTS", "5"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 2**20
+
+# Guest links (check status without an account).
+HELPLINE_GUEST_LINK_DAYS = int(os.environ.get("HELPLINE_GUEST_LINK_DAYS", "7"))
+HELPLINE_GUEST_LINK_SHOWN = env_bool("HELPLINE_GUEST_LINK_SHOWN")
 
 # Lifecycle settings.
 HELPLINE_PENDING_AUTO_CLOSE_DAYS = int(os.environ.get("HELPLINE_PENDING_AUTO_CLOSE_DAYS", "14"))

@@ -71,7 +71,8 @@ class NewAttachment:
 
 def _lock(ticket: Ticket, expected_version: int | None = None) -> Ticket:
     locked = (
-        Ticket.objects.select_for_update()
+        # of=("self",): PostgreSQL cannot lock the nullable side of the outer joins.
+        Ticket.objects.select_for_update(of=("self",))
         .select_related("department", "status", "priority", "sla_plan", "requester")
         .get(pk=ticket.pk)
     )

@@ -1,0 +1,52 @@
+"""Fixtures for the client portal's tests."""
+
+import pytest
+from django.core.cache import cache
+
+from helpline.tickets import actions
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(settings):
+    """Rate-limit counters live in the cache; each test starts with none. Static files are
+    served by name (no collectstatic manifest in tests)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def open_ticket_for(org):
+    """Open a ticket directly through the actions (for tests about viewing, not opening)."""
+
+    def make(requester, subject="Printer on fire", body="It smokes.", **kwargs):
+        kwargs.setdefault("help_topic", org.topic("General Inquiry"))
+        return actions.open_ticket(
+            requester, requester=requester, subject=subject, body=body, **kwargs
+        )
+
+    return make
+
+
+@pytest.fixture
+def ticket_form(org):
+    """Valid "Open a new ticket" form data; keyword arguments override fields."""
+
+    def make(**overrides):
+        data = {
+            "name": "Jane Doe",
+            "email": "jane.doe@example.org",
+            "phone": "",
+            "help_topic": org.topic("General Inquiry").pk,
+            "subject": "Mobile/online banking system down",
+            "message": "Nothing loads since this morning.",
+            "website": "",
+        }
+        data.update(overrides)
+        return data
+
+    return make
