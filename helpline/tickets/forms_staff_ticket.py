@@ -1,0 +1,349 @@
+"""Forms of the agent panel's ticket page and of "new ticket on behalf of a requester".
+
+The forms only parse and validate input; the actions decide and write. A select that was
+tampered with (an id that is not offered) gets a plain "Unknown …" message, never a 500.
+"""
+
+from django import forms
+from django.db.models import Q, QuerySet
+
+from helpline.accounts.models import Department, Team, User
+from helpline.sla.models import SLAPlan
+from helpline.tickets.actions import NewAttachment
+from helpline.tickets.models import HelpTopic, Priority, Source, Status, Ticket
+from helpline.tickets.uploads import attachments_from_request, limits_text
+
+DUE_INPUT_FORMAT = "%Y-%m-%dT%H:%M"
+BODY_MAX = 100_000
+
+
+def _unknown(what: str) -> dict:
+    return {"invalid_choice": f"Unknown {what}: choose one from the list."}
+
+
+def agent_users() -> QuerySet:
+    """Users who can be assigned tickets: active agents and administrators."""
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(agent__is_active=True) | Q(is_superuser=True))
+        .distinct()
+        .order_by("name", "username")
+    )
+
+
+class AgentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: User) -> str:
+        return obj.display_name
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class AttachmentsField(forms.FileField):
+    """Several files in one input, read into NewAttachments within the help desk's limits."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", "Attachments")
+        super().__init__(**kwargs)
+
+    def clean(self, data, initial=None) -> list[NewAttachment]:
+        files = data if isinstance(data, (list, tuple)) else ([data] if data else [])
+        return attachments_from_request(files)
+
+
+def attachments_help() -> str:
+    """The limits, shown under every file input."""
+    return limits_text()
+
+
+class PanelForm(forms.Form):
+    """Labels without a trailing colon, as everywhere in the panel."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class VersionedForm(PanelForm):
+    """Carries the ticket version the agent saw, so a change made meanwhile is caught."""
+
+    version = forms.IntegerField(
+        widget=forms.HiddenInput,
+        min_value=1,
+        error_messages={
+            "required": "This form is incomplete: reload the ticket and try again.",
+            "invalid": "This form is damaged: reload the ticket and try again.",
+            "min_value": "This form is damaged: reload the ticket and try again.",
+        },
+    )
+
+
+def status_choices(can_change: bool, can_close: bool) -> QuerySet:
+    """Statuses an agent may pick: open/pending ones with "status", closed ones with "close"."""
+    states = []
+    if can_change:
+        states += ["open", "pending"]
+    if can_close:
+        states += ["resolved", "closed"]
+    return Status.objects.filter(state__in=states)
+
+
+class ComposeForm(VersionedForm):
+    body = forms.CharField(
+        label="Message",
+        required=False,
+        max_length=BODY_MAX,
+        widget=forms.Textarea(attrs={"rows": 6}),
+    )
+    attachments = AttachmentsField()
+
+    def clean(self):
+        data = super().clean()
+        empty = not (data.get("body") or "").strip() and not data.get("attachments")
+        if empty and "body" not in self.errors and "attachments" not in self.errors:
+            self.add_error("body", "Write something (or attach a file) before sending.")
+        return data
+
+
+class ReplyForm(ComposeForm):
+    status = forms.ModelChoiceField(
+        queryset=Status.objects.none(),
+        required=False,
+        label="Set status on reply",
+        empty_label="— keep the status —",
+        error_messages=_unknown("status"),
+    )
+
+    def __init__(self, *args, statuses: QuerySet | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].queryset = statuses if statuses is not None else Status.objects.all()
+        self.fields["body"].label = "Reply"
+
+
+class NoteForm(ComposeForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["body"].label = "Internal note"
+        self.fields["body"].help_text = "Seen by agents only; never sent to the requester."
+
+
+class RouteForm(VersionedForm):
+    """Department, agent, team, SLA plan, priority and help topic in one form.
+
+    A field missing from the POST means "leave as it is": the page renders only the fields the
+    agent may change.
+    """
+
+    department = forms.ModelChoiceField(
+        queryset=Department.objects.all(),
+        required=False,
+        empty_label=None,
+        error_messages=_unknown("department"),
+    )
+    assignee = AgentChoiceField(
+        queryset=User.objects.none(),
+        required=False,
+        label="Agent",
+        empty_label="— nobody —",
+        error_messages=_unknown("agent"),
+    )
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.all(),
+        required=False,
+        empty_label="— no team —",
+        error_messages=_unknown("team"),
+    )
+    sla_plan = forms.ModelChoiceField(
+        queryset=SLAPlan.objects.none(),
+        required=False,
+        label="SLA plan",
+        empty_label="— no SLA plan —",
+        error_messages=_unknown("SLA plan"),
+    )
+    priority = forms.ModelChoiceField(
+        queryset=Priority.objects.all(),
+        required=False,
+        empty_label=None,
+        error_messages=_unknown("priority"),
+    )
+    help_topic = forms.ModelChoiceField(
+        queryset=HelpTopic.objects.none(),
+        required=False,
+        label="Help topic",
+        empty_label="— no help topic —",
+        error_messages=_unknown("help topic"),
+    )
+
+    ROUTE_FIELDS = ("department", "assignee", "team", "sla_plan", "priority", "help_topic")
+
+    def __init__(self, *args, ticket: Ticket, **kwargs):
+        kwargs.setdefault(
+            "initial",
+            {
+                "version": ticket.version,
+                "department": ticket.department_id,
+                "assignee": ticket.assignee_id,
+                "team": ticket.team_id,
+                "sla_plan": ticket.sla_plan_id,
+                "priority": ticket.priority_id,
+                "help_topic": ticket.help_topic_id,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = agent_users()
+        # Inactive plans and topics stay selectable only where the ticket already has them.
+        self.fields["sla_plan"].queryset = SLAPlan.objects.filter(
+            Q(active=True) | Q(pk=ticket.sla_plan_id)
+        )
+        self.fields["help_topic"].queryset = HelpTopic.objects.filter(
+            Q(active=True) | Q(pk=ticket.help_topic_id)
+        )
+
+    def submitted(self) -> set[str]:
+        """The routing fields present in the POST (the others are left unchanged)."""
+        return {name for name in self.ROUTE_FIELDS if name in self.data}
+
+
+class StatusForm(VersionedForm):
+    status = forms.ModelChoiceField(
+        queryset=Status.objects.none(), error_messages=_unknown("status"), empty_label=None
+    )
+    reason = forms.CharField(required=False, max_length=500, label="Reason (optional)", strip=True)
+
+    def __init__(self, *args, statuses: QuerySet | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].queryset = statuses if statuses is not None else Status.objects.all()
+
+
+class DueForm(VersionedForm):
+    due_at = forms.DateTimeField(
+        required=False,
+        label="Due time",
+        input_formats=[DUE_INPUT_FORMAT, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DUE_INPUT_FORMAT),
+        error_messages={"invalid": "Enter a valid date and time, e.g. 2026-12-01 14:30."},
+    )
+    reset = forms.BooleanField(required=False)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("reset") and data.get("due_at") is None and "due_at" not in self.errors:
+            self.add_error("due_at", "Enter a due time, or reset it to the SLA plan's.")
+        return data
+
+
+class CollaboratorForm(PanelForm):
+    email = forms.EmailField(
+        label="Email address",
+        max_length=254,
+        error_messages={"invalid": "Enter a valid email address."},
+    )
+    name = forms.CharField(label="Name (if new)", required=False, max_length=150)
+
+
+class MergeForm(PanelForm):
+    into = forms.CharField(label="Merge into ticket number", max_length=40)
+
+    def clean_into(self) -> str:
+        return self.cleaned_data["into"].strip().lstrip("#").strip()
+
+
+# Sources an agent records for a ticket they open on someone's behalf (the API sets its own).
+ON_BEHALF_SOURCES = [
+    (Source.PHONE, Source.PHONE.label),
+    (Source.WALK_IN, Source.WALK_IN.label),
+    (Source.EMAIL, Source.EMAIL.label),
+    (Source.OTHER, Source.OTHER.label),
+    (Source.WEB, Source.WEB.label),
+]
+
+
+class NewTicketForm(PanelForm):
+    """A ticket an agent opens for a requester after a phone call, a walk-in or an email."""
+
+    requester_email = forms.EmailField(
+        label="Requester's email",
+        max_length=254,
+        error_messages={
+            "invalid": "Enter a valid email address.",
+            "required": "Find the requester, or enter a new requester's email address.",
+        },
+    )
+    requester_name = forms.CharField(
+        label="Requester's name (if new)", required=False, max_length=150
+    )
+    source = forms.ChoiceField(choices=ON_BEHALF_SOURCES, initial=Source.PHONE)
+    help_topic = forms.ModelChoiceField(
+        queryset=HelpTopic.objects.filter(active=True),
+        required=False,
+        label="Help topic",
+        empty_label="— none —",
+        error_messages=_unknown("help topic"),
+    )
+    department = forms.ModelChoiceField(
+        queryset=Department.objects.none(),
+        required=False,
+        empty_label="— from the help topic —",
+        error_messages=_unknown("department"),
+    )
+    priority = forms.ModelChoiceField(
+        queryset=Priority.objects.all(),
+        required=False,
+        empty_label="— from the help topic —",
+        error_messages=_unknown("priority"),
+    )
+    sla_plan = forms.ModelChoiceField(
+        queryset=SLAPlan.objects.filter(active=True),
+        required=False,
+        label="SLA plan",
+        empty_label="— from the help topic —",
+        error_messages=_unknown("SLA plan"),
+    )
+    assignee = AgentChoiceField(
+        queryset=User.objects.none(),
+        required=False,
+        label="Agent",
+        empty_label="— nobody —",
+        error_messages=_unknown("agent"),
+    )
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.all(),
+        required=False,
+        empty_label="— no team —",
+        error_messages=_unknown("team"),
+    )
+    subject = forms.CharField(max_length=255)
+    body = forms.CharField(
+        label="Message",
+        max_length=BODY_MAX,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="What the requester told you, in their words where you can.",
+    )
+    attachments = AttachmentsField()
+    autorespond = forms.BooleanField(
+        label="Send the requester an acknowledgement", required=False, initial=True
+    )
+
+    def __init__(self, *args, departments: QuerySet, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["department"].queryset = departments
+        self.fields["assignee"].queryset = agent_users()
+        self.fields["attachments"].help_text = attachments_help()
+
+    def clean(self):
+        data = super().clean()
+        topic, department = data.get("help_topic"), data.get("department")
+        if department is None and topic is None and not self.errors.get("department"):
+            self.add_error("department", "Choose a department or a help topic.")
+        elif department is None and topic is not None:
+            allowed = self.fields["department"].queryset
+            if not allowed.filter(pk=topic.department_id).exists():
+                self.add_error(
+                    "department",
+                    f"You have no access to {topic.department}, the department of "
+                    f"“{topic}”: choose one of your departments.",
+                )
+        return data

@@ -1,0 +1,42 @@
+"""The agent panel's ticket page and "new ticket on behalf of a requester".
+
+`ticket_urlpatterns` is included by helpline/tickets/urls_staff.py (namespace "staff", under
+/staff/). The page itself is built in staff_ticket_page.py; the POST endpoints live in
+staff_ticket_actions.py and staff_ticket_route.py; the history sentences in
+staff_ticket_history.py.
+"""
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+from django.views.decorators.http import require_GET
+
+from helpline.tickets.views import staff_ticket_actions as ticket_actions
+from helpline.tickets.views.staff_ticket_common import agent_view, load_ticket
+from helpline.tickets.views.staff_ticket_new import new_ticket, requester_lookup
+from helpline.tickets.views.staff_ticket_page import render_ticket_page
+from helpline.tickets.views.staff_ticket_route import route
+
+
+@require_GET
+@agent_view
+def ticket_page(request: HttpRequest, number: str) -> HttpResponse:
+    """One ticket: header, thread and history, and the controls the agent's role allows."""
+    return render_ticket_page(request, load_ticket(request.user, number))
+
+
+ticket_urlpatterns = [
+    path("tickets/new/", new_ticket, name="new_ticket"),
+    path("tickets/<str:number>/", ticket_page, name="ticket"),
+    path("tickets/<str:number>/reply/", ticket_actions.reply, name="ticket_reply"),
+    path("tickets/<str:number>/note/", ticket_actions.note, name="ticket_note"),
+    path("tickets/<str:number>/route/", route, name="ticket_route"),
+    path("tickets/<str:number>/status/", ticket_actions.change_status, name="ticket_status"),
+    path(
+        "tickets/<str:number>/collaborators/",
+        ticket_actions.collaborators,
+        name="ticket_collaborators",
+    ),
+    path("tickets/<str:number>/due/", ticket_actions.due_time, name="ticket_due"),
+    path("tickets/<str:number>/merge/", ticket_actions.merge, name="ticket_merge"),
+    path("requesters/lookup/", requester_lookup, name="requester_lookup"),
+]

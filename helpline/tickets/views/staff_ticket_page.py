@@ -1,0 +1,177 @@
+"""The ticket page of the agent panel: header, thread with history, compose box, actions panel.
+
+Built in a fixed number of queries whatever the length of the thread: entries come with their
+authors and attachments, events with their actors, in one query each.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.safestring import SafeString
+
+from helpline.tickets import access
+from helpline.tickets.forms_staff_ticket import (
+    CollaboratorForm,
+    DueForm,
+    MergeForm,
+    NoteForm,
+    ReplyForm,
+    RouteForm,
+    StatusForm,
+    attachments_help,
+    status_choices,
+)
+from helpline.tickets.models import EntryKind, State, ThreadEntry, Ticket
+from helpline.tickets.views.staff_ticket_common import permissions
+from helpline.tickets.views.staff_ticket_history import (
+    SHOWN_AS_ENTRIES,
+    describe,
+    relative,
+    stamp,
+    time_left,
+)
+
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+OTHER_TICKETS_SHOWN = 5
+
+
+@dataclass
+class ThreadItem:
+    """An entry or an event, in the order they happened."""
+
+    at: datetime
+    ago: str
+    entry: ThreadEntry | None = None
+    event_text: SafeString | None = None
+    event_id: int | None = None
+
+    @property
+    def is_event(self) -> bool:
+        return self.entry is None
+
+
+def _due_summary(ticket: Ticket, now: datetime) -> dict:
+    """Resolution due time in words, with whether it shows as overdue."""
+    if ticket.due_at is None:
+        return {"text": "no due time", "overdue": False}
+    if ticket.state == State.PENDING and ticket.paused_at:
+        return {"text": "SLA clock paused: waiting on the requester", "overdue": False}
+    if ticket.is_closed:
+        done = ticket.resolved_at or ticket.closed_at or now
+        if done <= ticket.due_at:
+            return {"text": "resolved in time", "overdue": False}
+        return {"text": f"resolved {time_left(ticket.due_at, done)}", "overdue": True}
+    return {"text": time_left(ticket.due_at, now), "overdue": ticket.due_at < now}
+
+
+def _first_response_summary(ticket: Ticket, now: datetime) -> dict:
+    if ticket.first_responded_at:
+        late = (
+            ticket.first_response_due_at is not None
+            and ticket.first_responded_at > ticket.first_response_due_at
+        )
+        return {"text": f"answered {relative(ticket.first_responded_at, now)}", "overdue": late}
+    if ticket.first_response_due_at is None:
+        return {"text": "", "overdue": False}
+    if ticket.is_closed:
+        return {"text": "never answered", "overdue": False}
+    due = ticket.first_response_due_at
+    return {"text": time_left(due, now), "overdue": due < now}
+
+
+def _thread(ticket: Ticket, show_notes: bool, now: datetime) -> list[ThreadItem]:
+    entries = ticket.entries.select_related("author").prefetch_related("attachments")
+    if not show_notes:
+        entries = entries.exclude(kind=EntryKind.NOTE)
+    events = ticket.events.select_related("actor").exclude(kind__in=SHOWN_AS_ENTRIES)
+    # At the same instant: the "created" event first, then entries, then the changes they caused.
+    keyed = [
+        ((e.created_at, 1, e.pk), ThreadItem(e.created_at, relative(e.created_at, now), e))
+        for e in entries
+    ]
+    for ev in events:
+        rank = 0 if ev.kind == "created" else 2
+        item = ThreadItem(ev.created_at, relative(ev.created_at, now), None, describe(ev), ev.pk)
+        keyed.append(((ev.created_at, rank, ev.pk), item))
+    keyed.sort(key=lambda pair: pair[0])
+    return [item for _, item in keyed]
+
+
+def default_forms(ticket: Ticket, can: dict) -> dict:
+    """The page's forms, unbound, carrying the version the agent is looking at."""
+    statuses = status_choices(can["status"], can["close"])
+    version = {"version": ticket.version}
+    return {
+        "reply_form": ReplyForm(initial=version, statuses=statuses, auto_id="reply_%s"),
+        "note_form": NoteForm(initial=version, auto_id="note_%s"),
+        "route_form": RouteForm(ticket=ticket, auto_id="route_%s"),
+        "status_form": StatusForm(
+            initial={**version, "status": ticket.status_id}, statuses=statuses, auto_id="status_%s"
+        ),
+        "due_form": DueForm(initial={**version, "due_at": ticket.due_at}, auto_id="due_%s"),
+        "collaborator_form": CollaboratorForm(auto_id="collab_%s"),
+        "merge_form": MergeForm(auto_id="merge_%s"),
+    }
+
+
+def render_ticket_page(
+    request: HttpRequest,
+    ticket: Ticket,
+    *,
+    status: int = 200,
+    tab: str | None = None,
+    stale: str = "",
+    stale_in: str = "",
+    **forms,
+) -> HttpResponse:
+    """The whole ticket page; POST views pass their bound form back to show errors in place."""
+    user = request.user
+    now = timezone.now()
+    can = permissions(user, ticket)
+    role = access.role_for(user, ticket)
+    # An agent who only requested this ticket (no role in its department) sees it as a requester
+    # would: internal notes stay hidden.
+    show_notes = access.is_admin(user) or role is not None
+    show_history = request.GET.get("history") != "0"
+    if tab not in ("reply", "note"):
+        tab = request.GET.get("compose")
+    if tab not in ("reply", "note") or not can[tab]:
+        tab = "reply" if can["reply"] else "note"
+    page_forms = default_forms(ticket, can)
+    page_forms.update(forms)
+    others = (
+        access.visible_tickets(user)
+        .filter(requester_id=ticket.requester_id)
+        .exclude(pk=ticket.pk)
+        .select_related("status")
+        .order_by("-created_at")[:OTHER_TICKETS_SHOWN]
+    )
+    colour = ticket.priority.colour if _COLOUR.match(ticket.priority.colour or "") else "#6b7280"
+    context = {
+        "ticket": ticket,
+        "can": can,
+        "role": role,
+        "read_only": not can["anything"],
+        "thread": _thread(ticket, show_notes, now),
+        "show_history": show_history,
+        "tab": tab,
+        "stale": stale,
+        # Which panel shows the "changed meanwhile" message: reply, note, route, status or due.
+        "stale_in": stale_in or tab,
+        "due": _due_summary(ticket, now),
+        "first_response": _first_response_summary(ticket, now),
+        "created_ago": relative(ticket.created_at, now),
+        "updated_ago": relative(ticket.updated_at, now),
+        "other_tickets": list(others),
+        "collaborators": list(ticket.collaborators.select_related("user").order_by("added_at")),
+        "priority_colour": colour,
+        "attachments_help": attachments_help(),
+        "stamp_format": "D j M Y, H:i",
+        "now_stamp": stamp(now),
+        **page_forms,
+    }
+    return render(request, "staff/ticket.html", context, status=status)
