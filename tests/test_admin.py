@@ -55,15 +55,6 @@ def change_form_data(response) -> dict:
     return data
 
 
-@pytest.fixture(autouse=True)
-def _plain_static_files(settings):
-    # Without DEBUG the settings ask for collectstatic's manifest, which tests never build.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 @pytest.fixture
 def admin_client(client, admin_user):
     client.force_login(admin_user)

@@ -7,13 +7,8 @@ from helpline.tickets import actions
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits(settings):
-    """Rate-limit counters live in the cache; each test starts with none. Static files are
-    served by name (no collectstatic manifest in tests)."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+def _fresh_rate_limits():
+    """Rate-limit counters live in the cache; each test starts with none."""
     cache.clear()
     yield
     cache.clear()

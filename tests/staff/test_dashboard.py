@@ -14,15 +14,6 @@ from helpline.tickets.models import Ticket
 from helpline.tickets.templatetags.helpline_staff import ago, capped, due_relative
 
 
-@pytest.fixture(autouse=True)
-def plain_static(settings):
-    """Pages render without a collected static manifest."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 def open_for(requester, subject, topic, **kwargs):
     return actions.open_ticket(
         requester, requester=requester, subject=subject, body="Details.", help_topic=topic, **kwargs

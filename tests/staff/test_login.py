@@ -1,17 +1,6 @@
 """Agent panel sign-in: plain errors, throttling, requesters kept out, password, profile."""
 
-import pytest
-
 LOGIN = "/staff/login/"
-
-
-@pytest.fixture(autouse=True)
-def plain_static(settings):
-    """Pages render without a collected static manifest."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 def signed_in_as(client):

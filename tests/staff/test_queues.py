@@ -15,15 +15,6 @@ from helpline.tickets.models import SavedSearch, Ticket
 URL = "/staff/queues/{}/"
 
 
-@pytest.fixture(autouse=True)
-def plain_static(settings):
-    """Pages render without a collected static manifest."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 def open_for(requester, subject, topic=None, **kwargs):
     """A ticket opened by the requester on the portal."""
     return actions.open_ticket(

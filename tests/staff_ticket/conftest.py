@@ -6,15 +6,6 @@ from django.test import Client
 from helpline.tickets import actions
 
 
-@pytest.fixture(autouse=True)
-def _plain_static_files(settings):
-    """Pages link static files; tests run without `collectstatic`, so no manifest."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 @pytest.fixture
 def client_for(db):
     """client_for(john) → a test client signed in as john."""
