@@ -36,7 +36,7 @@ install: $(STAMP)
 # first appears: an editable install made before the top-level package existed
 # cannot import it (setuptools maps top-level packages at install time).
 $(STAMP): pyproject.toml $(wildcard helpline/__init__.py)
-	if [ -e $(VENV) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+	@if [ -e $(VENV) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
 	    echo "$(VENV) is broken or older than Python 3.12; recreating it"
 	    rm -rf $(VENV)
 	fi
@@ -51,7 +51,8 @@ $(STAMP): pyproject.toml $(wildcard helpline/__init__.py)
 	touch $@
 
 run: $(STAMP)
-	mkdir -p var
+	@mkdir -p var
+	echo "Helpline: http://$(HOST):$(PORT)/  (agent panel /staff/, admin panel /admin/)"
 	export DEBUG="$${DEBUG:-1}"
 	$(BIN)/helpline migrate --noinput
 	$(BIN)/helpline demo
@@ -65,7 +66,7 @@ run: $(STAMP)
 
 # Install apt packages the tests need, only if one of their binaries is missing.
 test-deps:
-	if [ -x /usr/bin/chromium ] && [ -x /usr/sbin/dovecot ]; then exit 0; fi
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/sbin/dovecot ]; then exit 0; fi
 	sudo=
 	if [ "$$(id -u)" -ne 0 ]; then
 	    command -v sudo >/dev/null || { echo "test-deps: need root (or sudo) to apt-get install $(APT_TEST_PACKAGES)" >&2; exit 1; }
@@ -80,20 +81,23 @@ test-deps:
 	[ -x /usr/bin/chromium ] && [ -x /usr/sbin/dovecot ]
 
 test: $(STAMP) test-deps
+	@echo "== ruff check"
 	$(BIN)/ruff check .
+	echo "== pytest on SQLite"
 	env -u DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS)
+	echo "== pytest on PostgreSQL 15 (throwaway cluster)"
 	bash scripts/pg-throwaway.sh $(PY) -m pytest $(PYTEST_ARGS)
 
 test-sqlite: $(STAMP) test-deps
-	env -u DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS)
+	@env -u DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS)
 
 test-pg: $(STAMP) test-deps
-	bash scripts/pg-throwaway.sh $(PY) -m pytest $(PYTEST_ARGS)
+	@bash scripts/pg-throwaway.sh $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check .
+	@$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf var test-results .pytest_cache .hypothesis .ruff_cache
+	@rm -rf var test-results .pytest_cache .hypothesis .ruff_cache
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
