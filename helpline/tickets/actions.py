@@ -321,6 +321,7 @@ def open_ticket(
     subject: str,
     body: str = "",
     body_html: str = "",
+    full_text: str = "",
     source: str = Source.WEB,
     help_topic: HelpTopic | None = None,
     department: Department | None = None,
@@ -331,14 +332,18 @@ def open_ticket(
     attachments: Sequence[NewAttachment] = (),
     collaborators: Iterable[User] = (),
     message_id: str = "",
+    threaded_by: str = "",
+    headers: dict[str, str] | None = None,
+    recipient: str = "",
     autorespond: bool = True,
     alert: bool = True,
     created_at: datetime | None = None,
 ) -> Ticket:
     """Open a ticket on any channel, by the requester or by an agent on their behalf.
 
-    The help topic sets department, priority and SLA plan unless given explicitly; then the
-    department's defaults and the help desk's defaults apply.
+    Intake filters (routing rules) see the request first and may change where it goes or reject
+    it (`hooks.TicketRejected`). Then the help topic sets department, priority and SLA plan unless
+    given explicitly, and the department's and the help desk's defaults fill the rest.
     """
     subject = _validate_text(subject, "subject", "The subject", SUBJECT_MAX)
     _body_required(body, body_html, attachments)
@@ -347,19 +352,37 @@ def open_ticket(
         raise ValidationError({"source": f"Unknown source {source!r}."})
     if help_topic is not None and not help_topic.active:
         raise ValidationError({"help_topic": f"The help topic “{help_topic}” is not active."})
+    intake = hooks.Intake(
+        requester=requester,
+        subject=subject,
+        body=body or html_to_text(sanitize_html(body_html)),
+        source=source,
+        help_topic=help_topic,
+        department=department,
+        priority=priority,
+        sla_plan=sla_plan,
+        assignee=assignee,
+        team=team,
+        headers=dict(headers or {}),
+        recipient=recipient,
+        autorespond=autorespond,
+    )
+    hooks.filter_intake(intake)  # may raise hooks.TicketRejected
+    help_topic = intake.help_topic
     config = HelpdeskConfig.load()
-    department = department or (help_topic.department if help_topic else None)
+    department = intake.department or (help_topic.department if help_topic else None)
     department = department or config.default_department
     if department is None:
         raise ValidationError({"department": "No department given and no default configured."})
-    priority = priority or (help_topic.priority if help_topic else None)
+    priority = intake.priority or (help_topic.priority if help_topic else None)
     priority = (
         priority or config.default_priority or Priority.objects.filter(is_default=True).first()
     )
     if priority is None:
         raise ValidationError({"priority": "No priority given and no default configured."})
-    sla_plan = sla_plan or (help_topic.sla_plan if help_topic else None)
+    sla_plan = intake.sla_plan or (help_topic.sla_plan if help_topic else None)
     sla_plan = sla_plan or department.default_sla or config.default_sla
+    assignee, team = intake.assignee, intake.team
     if help_topic is not None:
         assignee = assignee or help_topic.auto_assign_agent
         team = team or help_topic.auto_assign_team
@@ -374,30 +397,21 @@ def open_ticket(
 
     at = created_at or timezone.now()
     with transaction.atomic():
-        status = Status.default_for(State.OPEN)
-        ticket = None
-        for _attempt in range(5):
-            try:
-                with transaction.atomic():
-                    ticket = Ticket.objects.create(
-                        number=next_number(config),
-                        subject=subject,
-                        requester=requester,
-                        source=source,
-                        department=department,
-                        help_topic=help_topic,
-                        priority=priority,
-                        sla_plan=sla_plan,
-                        status=status,
-                        state=status.state,
-                        created_at=at,
-                        updated_at=at,
-                    )
-                break
-            except IntegrityError:
-                continue  # Two random numbers met; draw again.
-        if ticket is None:
-            raise RuntimeError("Could not allocate a unique ticket number.")
+        status = intake.status or Status.default_for(State.OPEN)
+        ticket = _insert_ticket(
+            config,
+            subject=subject,
+            requester=requester,
+            source=source,
+            department=department,
+            help_topic=help_topic,
+            priority=priority,
+            sla_plan=sla_plan,
+            status=status,
+            state=status.state,
+            created_at=at,
+            updated_at=at,
+        )
         ticket.due_at, ticket.first_response_due_at = compute_due_times(ticket)
         ticket.save(update_fields=["due_at", "first_response_due_at"])
         _event(
@@ -416,15 +430,33 @@ def open_ticket(
             f"Opened by {actor} for {requester}" if on_behalf else "",
             at,
         )
-        kind = EntryKind.MESSAGE
-        _add_entry(ticket, kind, requester, body, body_html, attachments, source, message_id, at)
-        for user in collaborators:
+        for rule, why in intake.applied:
+            _event(ticket, EventKind.RULE, None, None, {"rule": rule}, why, at)
+        entry = _add_entry(
+            ticket,
+            EntryKind.MESSAGE,
+            requester,
+            body,
+            body_html,
+            attachments,
+            source,
+            message_id,
+            at,
+            threaded_by,
+        )
+        if full_text:
+            entry.full_text = full_text
+            entry.save(update_fields=["full_text"])
+        for user in [*collaborators, *intake.collaborators]:
             if user.pk != requester.pk:
                 Collaborator.objects.get_or_create(ticket=ticket, user=user)
         if assignee is not None or team is not None:
-            _assign(ticket, None, assignee, team, at, reason="Auto-assigned at intake")
+            why = intake.assignment_reason or "Auto-assigned at intake"
+            _assign(ticket, None, assignee, team, at, reason=why)
             ticket.save()
-        if autorespond:
+        for callback in intake.after_open:
+            callback(ticket)
+        if intake.autorespond:
             notify.queue(NotificationKind.NEW_TICKET_ACK, ticket, [requester])
         if alert:
             notify.queue(
@@ -434,6 +466,16 @@ def open_ticket(
                 actor=actor,
             )
     return ticket
+
+
+def _insert_ticket(config: HelpdeskConfig, **fields) -> Ticket:
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                return Ticket.objects.create(number=next_number(config), **fields)
+        except IntegrityError:
+            continue  # Two random numbers met; draw again.
+    raise RuntimeError("Could not allocate a unique ticket number.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -510,6 +552,7 @@ def add_message(
     source: str = Source.WEB,
     message_id: str = "",
     threaded_by: str = "",
+    full_text: str = "",
 ) -> ThreadEntry:
     """A message from the requester or a collaborator (portal reply, email answer).
 
@@ -534,6 +577,9 @@ def add_message(
             at,
             threaded_by,
         )
+        if full_text:
+            entry.full_text = full_text
+            entry.save(update_fields=["full_text"])
         _event(t, EventKind.MESSAGE, actor, None, {"entry": entry.pk}, "", at)
         fields: list[str] = []
         if t.state != State.OPEN:
