@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "helpline.tickets",
     "helpline.mail",
     "helpline.api",
+    "helpline.automation",
 ]
 
 MIDDLEWARE = [

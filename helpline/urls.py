@@ -23,5 +23,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/", include("helpline.api.urls")),
     path("staff/", include("helpline.tickets.urls_staff")),
+    path("", include("helpline.automation.urls")),
     path("", include("helpline.tickets.urls_portal")),
 ]
