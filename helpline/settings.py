@@ -104,6 +104,14 @@ else:
         "-c max_parallel_workers_per_gather=0"
     )
 
+# Rate limits and other shared counters must hold across processes: keep them in the database.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "helpline_cache",
+    }
+}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [

@@ -1,0 +1,79 @@
+"""Schemathesis against /api/v1/openapi.json, in process through the WSGI app.
+
+For every operation: generated valid and invalid inputs, with an agent's key. The API must never
+answer 5xx, and every answer must match the documented status codes, content type and schema.
+Bounded (a few examples per operation, derandomized) so it finishes well within a minute.
+"""
+
+import pytest
+
+schemathesis = pytest.importorskip("schemathesis")
+
+from django.core import signals  # noqa: E402
+from django.db import close_old_connections  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+from schemathesis.checks import not_a_server_error  # noqa: E402
+from schemathesis.specs.openapi.checks import (  # noqa: E402
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from helpline.api.models import ApiKey  # noqa: E402
+from helpline.tickets import actions  # noqa: E402
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+def _load_schema():
+    # The document /api/v1/openapi.json serves (test_tickets_api checks it is served), taken from
+    # the API object so that loading it needs no database at collection time.
+    from django.core.wsgi import get_wsgi_application
+
+    from helpline.api.v1 import api
+
+    loaded = schemathesis.openapi.from_dict(api.get_openapi_schema())
+    # Django's own WSGI handler: helpline.wsgi adds a start-up check that reads the database.
+    loaded.app = get_wsgi_application()
+    return loaded
+
+
+schema = _load_schema()
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    # Django's test client does this around each request: the WSGI handler's end-of-request
+    # signal would otherwise close the connection that holds the test's transaction.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def agent_key(john, karen, org):
+    # A few tickets, so that list and look-ups have something to find.
+    for subject in ("Printer jams", "VPN drops"):
+        actions.open_ticket(karen, requester=karen, subject=subject, body="Details.")
+    _, key = ApiKey.issue(
+        john, scopes=["tickets:read", "tickets:write", "admin:read"], rate_limit=1_000_000
+    )
+    return key
+
+
+@schema.parametrize()
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_api_never_fails_and_matches_its_schema(case, agent_key):
+    case.call_and_validate(headers={"Authorization": f"Bearer {agent_key}"}, checks=CHECKS)
