@@ -966,6 +966,18 @@ def mark_overdue(ticket: Ticket, now: datetime | None = None) -> bool:
     return True
 
 
+def record_bounce(ticket: Ticket, reason: str, message_id: str = "") -> None:
+    """A delivery-status notification about mail of this ticket: one event, no state change.
+
+    Recorded by the help desk itself; the version is not bumped, so no agent's form goes stale
+    and a bounce never reopens a ticket.
+    """
+    with transaction.atomic():
+        t = _lock(ticket)
+        after = {"message_id": message_id[:255]} if message_id else None
+        _event(t, EventKind.BOUNCE, None, None, after, reason)
+
+
 def close_after_waiting(ticket: Ticket, days: int) -> bool:
     """Close a ticket left Pending past `days`, with a note to the requester. Idempotent."""
     at = timezone.now()

@@ -413,7 +413,9 @@ class Notification(models.Model):
                 fields=["created_at"],
                 name="notification_queued",
                 condition=models.Q(state="queued"),
-            )
+            ),
+            # Acknowledgement rate limits and References look-ups filter by address.
+            models.Index(fields=["email", "kind", "created_at"], name="notification_email_kind"),
         ]
 
     def __str__(self) -> str:

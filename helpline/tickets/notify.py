@@ -6,7 +6,14 @@ from django.db import transaction
 from django.db.models import Q
 
 from helpline.accounts.models import Agent, Department, User
-from helpline.tickets.models import Collaborator, Notification, ThreadEntry, Ticket
+from helpline.tickets.models import (
+    Collaborator,
+    DeliveryState,
+    Notification,
+    NotificationKind,
+    ThreadEntry,
+    Ticket,
+)
 
 
 def requester_side(ticket: Ticket) -> list[User]:
@@ -47,9 +54,16 @@ def queue(
     entry: ThreadEntry | None = None,
     actor: User | None = None,
 ) -> list[Notification]:
-    """Write outbox rows (deduplicated, never to the actor) and deliver them after commit."""
+    """Write outbox rows (deduplicated, never to the actor) and deliver them after commit.
+
+    Loop protection: nothing goes to the help desk's own addresses or to banned ones; an
+    address past the acknowledgement limit gets a row marked suppressed (so the log shows why)
+    instead of another acknowledgement.
+    """
+    from helpline.mail import loops
+
     seen: set[str] = set()
-    rows = []
+    people = []
     for user in recipients:
         if user is None or not user.email or not user.is_active:
             continue
@@ -59,13 +73,25 @@ def queue(
         if email in seen:
             continue
         seen.add(email)
-        rows.append(
-            Notification(kind=kind, ticket=ticket, entry=entry, recipient=user, email=user.email)
-        )
+        people.append(user)
+    if not people:
+        return []
+    refused = loops.own_addresses() | loops.banned_among([u.email for u in people])
+    rows = []
+    for user in people:
+        if user.email.lower() in refused:
+            continue
+        row = Notification(kind=kind, ticket=ticket, entry=entry, recipient=user, email=user.email)
+        if kind == NotificationKind.NEW_TICKET_ACK and loops.ack_rate_exceeded(user.email):
+            row.state = DeliveryState.SUPPRESSED
+            count, window = loops.ack_limit()
+            minutes = int(window.total_seconds() // 60)
+            row.error = f"Acknowledgement limit reached ({count} per {minutes} min)"
+        rows.append(row)
     if not rows:
         return []
     created = Notification.objects.bulk_create(rows)
-    ids = [n.pk for n in created if n.pk is not None]
+    ids = [n.pk for n in created if n.pk is not None and n.state == DeliveryState.QUEUED]
     if ids:
         transaction.on_commit(lambda: _enqueue(ids))
     return created

@@ -23,3 +23,11 @@ def sweep_pending() -> int:
     from helpline.tickets.sweeps import close_stale_pending
 
     return close_stale_pending()
+
+
+@task()
+def retry_notifications() -> int:
+    """Send notifications whose earlier attempt failed and whose backoff has passed."""
+    from helpline.tickets.delivery import retry_due
+
+    return retry_due()
