@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "helpline.mail",
     "helpline.api",
     "helpline.automation",
+    "helpline.reports",
+    "helpline.search",
 ]
 
 MIDDLEWARE = [

@@ -22,6 +22,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/", include("helpline.api.urls")),
+    path("staff/reports/", include("helpline.reports.urls")),
     path("staff/", include("helpline.tickets.urls_staff")),
     path("", include("helpline.automation.urls")),
     path("", include("helpline.tickets.urls_portal")),
