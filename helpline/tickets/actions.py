@@ -302,6 +302,8 @@ def old_status_since(ticket: Ticket, default: datetime) -> datetime:
 
 def _human(delta) -> str:
     minutes = int(delta.total_seconds() // 60)
+    if minutes < 1:
+        return "under a minute"
     if minutes < 60:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
@@ -714,15 +716,23 @@ def transfer(
     ticket: Ticket,
     department: Department,
     *,
+    agent: User | None = None,
+    team: Team | None = None,
     reason: str = "",
     expected_version: int | None = None,
 ) -> Ticket:
-    """Move the ticket to another department.
+    """Move the ticket to another department, optionally handing it to an agent/team there.
 
     An assigned agent with no access there is unassigned, so the ticket leaves their view when the
-    department is restricted (scenario 3).
+    department is restricted (scenario 3). Passing `agent`/`team` assigns in the same step (the
+    assign permission is checked in the department the ticket leaves), so a ticket can go to an
+    agent of the new department even when the actor has no access there (scenario 4).
     """
     _check(actor, Permission.TRANSFER, ticket)
+    if agent is not None or team is not None:
+        _check(actor, Permission.ASSIGN, ticket)
+        if agent is not None and not access.is_agent(agent):
+            raise ValidationError({"assignee": f"{agent} is not an agent."})
     at = timezone.now()
     with transaction.atomic():
         t = _lock(ticket, expected_version)
@@ -732,7 +742,7 @@ def transfer(
         t.department = department
         fields = ["department"]
         _event(t, EventKind.TRANSFERRED, actor, before, _ref(department), reason, at)
-        if t.assignee_id is not None:
+        if t.assignee_id is not None and (agent is None or agent.pk != t.assignee_id):
             profile = access.agent_profile(t.assignee)
             has_access = access.is_admin(t.assignee) or (
                 profile is not None and department.pk in profile.department_roles()
@@ -749,6 +759,8 @@ def transfer(
                 )
                 t.assignee = None
                 fields.append("assignee")
+        if agent is not None or team is not None:
+            fields += _assign(t, actor, agent, team, at, reason=f"Handed over to {department}")
         _save(t, fields, at)
         notify.queue(
             NotificationKind.TRANSFER_ALERT, t, notify.department_agents(department), actor=actor

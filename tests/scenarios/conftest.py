@@ -5,9 +5,12 @@ A missing browser is a failure, not a skip.
 """
 
 import os
+import re
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
+from playwright.sync_api import expect
 
 from helpline.accounts.demo import DEMO_PASSWORD, load_demo
 
@@ -41,21 +44,28 @@ def browser_context_args(browser_context_args):
 def site(live_server, transactional_db, settings):
     """The demo help desk served by the live server; returns its base URL."""
     settings.SITE_URL = live_server.url
+    # The portal's rate limits count in the cache, which outlives the test database.
+    cache.clear()
     load_demo()
     return live_server.url
 
 
 @pytest.fixture
 def sign_in(page, site):
-    """sign_in("john") signs in to the agent panel; sign_in("karen", portal=True) to the portal."""
+    """sign_in("john") signs in to the agent panel; sign_in("karen", portal=True) to the portal.
+
+    Cookies are cleared first, so each call is a different person at the same browser.
+    """
 
     def _sign_in(username: str, portal: bool = False):
         page.context.clear_cookies()
         page.goto(f"{site}/login/" if portal else f"{site}/staff/login/")
-        page.get_by_label("Username").fill(username)
+        page.get_by_label("Username or email").fill(username)
         page.get_by_label("Password").fill(DEMO_PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_load_state()
+        # Landed somewhere past the sign-in page: the portal's tickets or the panel's dashboard.
+        expect(page).not_to_have_url(re.compile(r"/login/"))
 
     return _sign_in
 

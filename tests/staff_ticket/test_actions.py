@@ -154,13 +154,14 @@ def test_john_routes_the_outage_in_one_post(client_for, john, org, support_ticke
     kinds = list(ticket.events.order_by("created_at", "id").values_list("kind", flat=True))
     for kind in (EventKind.SLA, EventKind.HELP_TOPIC, EventKind.ASSIGNED, EventKind.TRANSFERRED):
         assert kinds.count(kind) == 1, kind
-    assert kinds.index(EventKind.TRANSFERRED) > kinds.index(EventKind.ASSIGNED)
-    assert kinds.index(EventKind.ASSIGNED) > kinds.index(EventKind.HELP_TOPIC)
+    # Field changes first; the hand-over (transfer, then the team) last, in one action.
+    assert kinds.index(EventKind.TRANSFERRED) > kinds.index(EventKind.HELP_TOPIC)
+    assert kinds.index(EventKind.ASSIGNED) == kinds.index(EventKind.TRANSFERRED) + 1
     # John can no longer see it: he is sent to the dashboard, told where the ticket went.
     assert response.status_code == 302
     assert response["Location"] == "/staff/"
     [message] = _messages(response)
-    assert message.startswith(f"Ticket #{ticket.number} transferred to Online Banking.")
+    assert message.startswith(f"Ticket #{ticket.number} transferred to Online Banking")
     assert "assigned to Online Banking Team" in message and "no longer have access" in message
     assert client_for(john).get(url(ticket)).status_code == 404
 

@@ -81,7 +81,11 @@ def route_steps(user, ticket: Ticket, form: RouteForm) -> list[Step]:
     team_changed = changed("team", ticket.team_id)
     agent = data.get("assignee") if agent_changed else None
     team = data.get("team") if team_changed else None
-    if agent is not None or team is not None:
+    department = data.get("department")
+    transferring = changed("department", ticket.department_id) and department is not None
+    # With a transfer, the new agent/team is handed the ticket in the transfer itself: the agent
+    # may only have access in the new department.
+    if (agent is not None or team is not None) and not transferring:
         to = " and ".join(str(x) for x in (agent, team) if x is not None)
         steps.append(
             Step(
@@ -103,13 +107,15 @@ def route_steps(user, ticket: Ticket, form: RouteForm) -> list[Step]:
                 ),
             )
         )
-    department = data.get("department")
-    if changed("department", ticket.department_id) and department is not None:
+    if transferring:
+        handed = " and ".join(str(x) for x in (agent, team) if x is not None)
         steps.append(
             Step(
                 "Transfer",
-                f"transferred to {department}",
-                lambda v: actions.transfer(user, ticket, department, expected_version=v),
+                f"transferred to {department}" + (f", assigned to {handed}" if handed else ""),
+                lambda v: actions.transfer(
+                    user, ticket, department, agent=agent, team=team, expected_version=v
+                ),
             )
         )
     return steps
@@ -167,8 +173,12 @@ def route(request: HttpRequest, number: str) -> HttpResponse:
         return redirect(ticket_url(ticket, "main"))
     # Routed out of the agent's reach: say where it went, and go somewhere they can be.
     ticket.refresh_from_db(fields=["department"])
-    text = f"Ticket #{ticket.number} transferred to {ticket.department}."
-    others = [d for d in done if not d.startswith("transferred to ")]
+    moved = [d for d in done if d.startswith("transferred to ")]
+    text = f"Ticket #{ticket.number} " + (
+        moved[0] if moved else f"transferred to {ticket.department}"
+    )
+    text += "."
+    others = [d for d in done if d not in moved]
     if others:
         text += " Also: " + "; ".join(others) + "."
     messages.success(request, text + " You no longer have access to it.")
