@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from helpline.tickets import access
-from helpline.tickets.models import ACTIVE_STATES, Source, State, Ticket
+from helpline.tickets.models import ACTIVE_STATES, CLOSED_STATES, Source, State, Ticket
 
 PAGE_SIZE = 50
 COUNT_CAP = 1000
@@ -86,7 +86,8 @@ DEFAULT_QUEUES: tuple[Queue, ...] = (
     Queue("overdue", "Overdue", lambda user, now: _overdue(now), "due"),
     Queue("pending", "Pending", lambda user, now: Q(state=State.PENDING)),
     Queue("resolved", "Resolved", lambda user, now: Q(state=State.RESOLVED)),
-    Queue("closed", "Closed", lambda user, now: Q(state=State.CLOSED)),
+    # Resolved and Closed are both closed states: the Closed queue shows them together.
+    Queue("closed", "Closed", lambda user, now: Q(state__in=CLOSED_STATES)),
     # Not in the sidebar: the base of saved searches, search results and dashboard links.
     Queue("all", "All tickets", lambda user, now: Q(), in_sidebar=False),
 )

@@ -67,7 +67,7 @@ EXPECTED_FOR_JOHN = {
     "overdue": {"overdue"},
     "pending": {"pending"},
     "resolved": {"resolved"},
-    "closed": {"closed"},
+    "closed": {"resolved", "closed"},
 }
 
 
