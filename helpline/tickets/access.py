@@ -67,11 +67,13 @@ def visible_tickets(user, queryset: QuerySet | None = None) -> QuerySet:
     assigned = Q(assignee=user)
     if teams:
         assigned |= Q(team__in=teams)
+    collaborating = Collaborator.objects.filter(user=user).values("ticket_id")
     return qs.filter(
         Q(department__in=departments)
         | (assigned & Q(department__restricted=False))
-        # Requests an agent filed for themselves stay visible to them like any requester's.
+        # Like any requester, an agent sees what they asked for or were CC'd on.
         | Q(requester=user)
+        | Q(pk__in=collaborating)
     )
 
 

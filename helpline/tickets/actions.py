@@ -10,7 +10,7 @@ automation call these; none of them writes ticket fields itself.
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -70,12 +70,13 @@ class NewAttachment:
 
 
 def _lock(ticket: Ticket, expected_version: int | None = None) -> Ticket:
-    locked = (
-        # of=("self",): PostgreSQL cannot lock the nullable side of the outer joins.
-        Ticket.objects.select_for_update(of=("self",))
-        .select_related("department", "status", "priority", "sla_plan", "requester")
-        .get(pk=ticket.pk)
-    )
+    # Lock the row alone, then read it with its relations: a locking query with joins would be
+    # re-checked by PostgreSQL against the old joined rows after waiting, and find nothing when
+    # the writer before us changed a joined column (e.g. the status).
+    Ticket.objects.select_for_update().filter(pk=ticket.pk).values_list("pk").get()
+    locked = Ticket.objects.select_related(
+        "department", "status", "priority", "sla_plan", "requester"
+    ).get(pk=ticket.pk)
     if expected_version is not None and locked.version != expected_version:
         raise StaleTicket(locked)
     return locked
@@ -498,11 +499,14 @@ def reply(
 ) -> ThreadEntry:
     """An agent's reply to the requester (and collaborators); optionally set a status with it."""
     _check(actor, Permission.REPLY, ticket)
+    if status is not None and status.pk != ticket.status_id:
+        # Before anything is written: a refused reply must leave no files behind.
+        _check(actor, _status_permission(status), ticket)
     _body_required(body, body_html, attachments)
     _validate_attachments(attachments)
-    at = timezone.now()
     with transaction.atomic():
         t = _lock(ticket, expected_version)
+        at = timezone.now()  # After the lock: stamps follow the commit order.
         entry = _add_entry(
             t, EntryKind.REPLY, actor, body, body_html, attachments, source, message_id, at
         )
@@ -534,9 +538,9 @@ def add_note(
     _check(actor, Permission.NOTE, ticket)
     _body_required(body, body_html, attachments)
     _validate_attachments(attachments)
-    at = timezone.now()
     with transaction.atomic():
         t = _lock(ticket, expected_version)
+        at = timezone.now()  # After the lock: stamps follow the commit order.
         entry = _add_entry(t, EntryKind.NOTE, actor, body, body_html, attachments, source, "", at)
         _event(t, EventKind.NOTE, actor, None, {"entry": entry.pk}, "", at)
         _save(t, [], at)
@@ -564,9 +568,9 @@ def add_message(
     _check(actor, "message", ticket)
     _body_required(body, body_html, attachments)
     _validate_attachments(attachments)
-    at = timezone.now()
     with transaction.atomic():
         t = _lock(ticket)
+        at = timezone.now()  # After the lock: stamps follow the commit order.
         entry = _add_entry(
             t,
             EntryKind.MESSAGE,
@@ -665,9 +669,9 @@ def assign(
     if agent is not None and not access.is_agent(agent):
         raise ValidationError({"assignee": f"{agent} is not an agent."})
     _check(actor, Permission.ASSIGN, ticket)
-    at = timezone.now()
     with transaction.atomic():
         t = _lock(ticket, expected_version)
+        at = timezone.now()  # After the lock: stamps follow the commit order.
         fields = _assign(t, actor, agent, team, at, reason)
         if fields:
             _save(t, fields, at)
@@ -685,9 +689,9 @@ def release(
 ) -> Ticket:
     """Unassign the agent and/or the team."""
     _check(actor, Permission.ASSIGN, ticket)
-    at = timezone.now()
     with transaction.atomic():
         t = _lock(ticket, expected_version)
+        at = timezone.now()  # After the lock: stamps follow the commit order.
         before = {"agent": _ref(t.assignee), "team": _ref(t.team)}
         fields = []
         if agent and t.assignee_id:
@@ -733,9 +737,9 @@ def transfer(
         _check(actor, Permission.ASSIGN, ticket)
         if agent is not None and not access.is_agent(agent):
             raise ValidationError({"assignee": f"{agent} is not an agent."})
-    at = timezone.now()
     with transaction.atomic():
         t = _lock(ticket, expected_version)
+        at = timezone.now()  # After the lock: stamps follow the commit order.
         if department.pk == t.department_id:
             raise ValidationError({"department": f"The ticket is already in {department}."})
         before = _ref(t.department)
@@ -787,9 +791,9 @@ def set_status(
 ) -> Ticket:
     """Change the status (closing needs the close permission, anything else change-status)."""
     _check(actor, _status_permission(status), ticket)
-    at = timezone.now()
     with transaction.atomic():
         t = _lock(ticket, expected_version)
+        at = timezone.now()  # After the lock: stamps follow the commit order.
         fields = _change_status(t, actor, status, at, reason)
         if fields:
             _save(t, fields, at)
@@ -806,9 +810,9 @@ def set_priority(
     actor: User, ticket: Ticket, priority: Priority, *, expected_version: int | None = None
 ) -> Ticket:
     _check(actor, Permission.EDIT, ticket)
-    at = timezone.now()
     with transaction.atomic():
         t = _lock(ticket, expected_version)
+        at = timezone.now()  # After the lock: stamps follow the commit order.
         if priority.pk != t.priority_id:
             _event(t, EventKind.PRIORITY, actor, _ref(t.priority), _ref(priority), "", at)
             t.priority = priority
@@ -822,9 +826,9 @@ def set_sla_plan(
 ) -> Ticket:
     """Change the SLA plan; due times are recomputed from the ticket's creation."""
     _check(actor, Permission.EDIT, ticket)
-    at = timezone.now()
     with transaction.atomic():
         t = _lock(ticket, expected_version)
+        at = timezone.now()  # After the lock: stamps follow the commit order.
         if (plan.pk if plan else None) != t.sla_plan_id:
             _event(t, EventKind.SLA, actor, _ref(t.sla_plan), _ref(plan), "", at)
             t.sla_plan = plan
@@ -839,9 +843,9 @@ def set_help_topic(
 ) -> Ticket:
     """Change the help topic (department, priority and SLA stay as they are: change them apart)."""
     _check(actor, Permission.EDIT, ticket)
-    at = timezone.now()
     with transaction.atomic():
         t = _lock(ticket, expected_version)
+        at = timezone.now()  # After the lock: stamps follow the commit order.
         if (topic.pk if topic else None) != t.help_topic_id:
             _event(t, EventKind.HELP_TOPIC, actor, _ref(t.help_topic), _ref(topic), "", at)
             t.help_topic = topic
@@ -862,9 +866,9 @@ def set_due_time(
     _check(actor, Permission.EDIT, ticket)
     if due_at is not None and timezone.is_naive(due_at):
         raise ValidationError({"due_at": "The due time needs a time zone."})
-    at = timezone.now()
     with transaction.atomic():
         t = _lock(ticket, expected_version)
+        at = timezone.now()  # After the lock: stamps follow the commit order.
         before = {"due_at": _iso(t.due_at)}
         if due_at is None:
             t.due_at_manual = False
@@ -874,7 +878,8 @@ def set_due_time(
             t.due_at_manual = True
             t.due_at = due_at
             why = reason or "Due time set by hand"
-        t.is_overdue = t.state == State.OPEN and t.due_at is not None and t.due_at < at
+        # Only ever clear the flag here: the sweep sets it, with its event and alerts.
+        t.is_overdue = t.is_overdue and t.due_at is not None and t.due_at < at
         _event(t, EventKind.DUE, actor, before, {"due_at": _iso(t.due_at)}, why, at)
         _save(t, ["due_at", "due_at_manual", "first_response_due_at", "is_overdue"], at)
     _sync(ticket, t)
@@ -884,9 +889,9 @@ def set_due_time(
 def set_subject(actor: User, ticket: Ticket, subject: str) -> Ticket:
     _check(actor, Permission.EDIT, ticket)
     subject = _validate_text(subject, "subject", "The subject", SUBJECT_MAX)
-    at = timezone.now()
     with transaction.atomic():
         t = _lock(ticket)
+        at = timezone.now()  # After the lock: stamps follow the commit order.
         if subject != t.subject:
             _event(t, EventKind.SUBJECT, actor, t.subject, subject, "", at)
             t.subject = subject
@@ -897,9 +902,9 @@ def set_subject(actor: User, ticket: Ticket, subject: str) -> Ticket:
 
 def add_collaborator(actor: User, ticket: Ticket, user: User) -> Ticket:
     _check(actor, Permission.EDIT, ticket)
-    at = timezone.now()
     with transaction.atomic():
         t = _lock(ticket)
+        at = timezone.now()  # After the lock: stamps follow the commit order.
         if user.pk != t.requester_id:
             _, created = Collaborator.objects.get_or_create(ticket=t, user=user)
             if created:
@@ -911,9 +916,9 @@ def add_collaborator(actor: User, ticket: Ticket, user: User) -> Ticket:
 
 def remove_collaborator(actor: User, ticket: Ticket, user: User) -> Ticket:
     _check(actor, Permission.EDIT, ticket)
-    at = timezone.now()
     with transaction.atomic():
         t = _lock(ticket)
+        at = timezone.now()  # After the lock: stamps follow the commit order.
         deleted, _ = Collaborator.objects.filter(ticket=t, user=user).delete()
         if deleted:
             _event(t, EventKind.COLLABORATOR, actor, {"removed": _ref(user)}, None, "", at)
@@ -928,14 +933,18 @@ def merge(actor: User, ticket: Ticket, into: Ticket) -> Ticket:
         raise ValidationError({"into": "A ticket cannot be merged into itself."})
     _check(actor, Permission.MERGE, ticket)
     _check(actor, Permission.MERGE, into)
-    at = timezone.now()
     with transaction.atomic():
         # Lock in id order so two opposite merges cannot deadlock.
         first, second = sorted([ticket, into], key=lambda x: x.pk)
         locked = {first.pk: _lock(first), second.pk: _lock(second)}
+        at = timezone.now()
         src, dst = locked[ticket.pk], locked[into.pk]
         if src.merged_into_id:
             raise ValidationError({"into": f"#{src.number} is already merged."})
+        if dst.merged_into_id:
+            raise ValidationError(
+                {"into": f"#{dst.number} is itself merged; merge into the ticket it went to."}
+            )
         ThreadEntry.objects.filter(ticket=src).update(ticket=dst)
         people = {
             src.requester_id,
@@ -990,12 +999,18 @@ def record_bounce(ticket: Ticket, reason: str, message_id: str = "") -> None:
         _event(t, EventKind.BOUNCE, None, None, after, reason)
 
 
-def close_after_waiting(ticket: Ticket, days: int) -> bool:
-    """Close a ticket left Pending past `days`, with a note to the requester. Idempotent."""
-    at = timezone.now()
+def close_after_waiting(ticket: Ticket, days: int, now: datetime | None = None) -> bool:
+    """Close a ticket left Pending past `days`, with a note to the requester. Idempotent.
+
+    `now` is the sweep's clock; whether the ticket has waited long enough is checked again under
+    the row lock, so a ticket set Pending anew after the sweep picked it is spared.
+    """
     with transaction.atomic():
         t = _lock(ticket)
+        at = timezone.now()  # After the lock: stamps follow the commit order.
         if t.state != State.PENDING:
+            return False
+        if (t.paused_at or t.updated_at) > (now or at) - timedelta(days=days):
             return False
         reason = f"No answer from the requester for {days} days"
         closed = Status.default_for(State.CLOSED)

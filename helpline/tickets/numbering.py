@@ -29,10 +29,10 @@ def next_number(config: HelpdeskConfig | None = None) -> str:
     retries on a collision); sequence numbers come from a locked counter row.
     """
     config = config or HelpdeskConfig.load()
-    if config.number_format == NumberFormat.SEQUENCE:
-        return _sequence_number(config)
-    for _ in range(20):
-        number = _random_number(config)
+    draw = _sequence_number if config.number_format == NumberFormat.SEQUENCE else _random_number
+    for _ in range(1000 if draw is _sequence_number else 20):
+        # A sequence skips numbers already taken (imported tickets, an earlier random format).
+        number = draw(config)
         if not Ticket.objects.filter(number=number).exists():
             return number
     raise RuntimeError("Ticket number space is exhausted: raise the number of digits.")

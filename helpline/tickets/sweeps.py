@@ -39,7 +39,7 @@ def close_stale_pending(now=None, days: int | None = None) -> int:
     )
     closed = 0
     for qs in (stale, stale_unpaused):
-        closed += sum(actions.close_after_waiting(t, days) for b in _batches(qs) for t in b)
+        closed += sum(actions.close_after_waiting(t, days, now) for b in _batches(qs) for t in b)
     return closed
 
 
