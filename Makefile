@@ -1,6 +1,6 @@
 # Helpline developer tasks.  GNU make.
 #
-#   make run          dev server + one background task worker (SQLite in var/, DEBUG=1)
+#   make run          dev server + one task worker + the scheduler (SQLite in var/, DEBUG=1)
 #   make test         what CI runs: test deps, ruff check, pytest on SQLite, pytest on PostgreSQL
 #   make test-sqlite  pytest on SQLite only
 #   make test-pg      pytest on a throwaway PostgreSQL 15 cluster only
@@ -56,10 +56,17 @@ run: $(STAMP)
 	export DEBUG="$${DEBUG:-1}"
 	$(BIN)/helpline migrate --noinput
 	$(BIN)/helpline demo
-	# One background worker runs queued tasks (notification mail).
+	# One background worker runs queued tasks (notification mail, periodic jobs); the scheduler
+	# enqueues the periodic jobs (overdue, auto-close, reminders, clean-up) once per period.
 	$(BIN)/helpline db_worker --no-reload --interval 1 &
 	worker=$$!
-	trap 'kill "$$worker" 2>/dev/null || true; wait "$$worker" 2>/dev/null || true' EXIT
+	$(BIN)/helpline scheduler &
+	scheduler=$$!
+	stop() {
+	    kill "$$worker" "$$scheduler" 2>/dev/null || true
+	    wait "$$worker" "$$scheduler" 2>/dev/null || true
+	}
+	trap stop EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	$(BIN)/helpline runserver $(HOST):$(PORT)

@@ -14,6 +14,8 @@ def _fast_and_local(settings, tmp_path):
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Per-test memory cache: rate-limit counters start empty and need no database.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Tests run without DEBUG and without collectstatic: no manifest to look names up in.
     settings.STORAGES = {
         **settings.STORAGES,
