@@ -47,6 +47,7 @@ DEFAULT_SUBJECTS = {
     NotificationKind.TRANSFER_ALERT: "[#{{ ticket.number }}] Transferred: {{ ticket.subject }}",
     NotificationKind.OVERDUE_ALERT: "[#{{ ticket.number }}] Overdue: {{ ticket.subject }}",
     NotificationKind.PENDING_AUTO_CLOSED: "[#{{ ticket.number }}] Closed: {{ ticket.subject }}",
+    NotificationKind.DUE_REMINDER: "[#{{ ticket.number }}] Due soon: {{ ticket.subject }}",
 }
 
 _text_engine = Engine(autoescape=False, libraries={}, loaders=[])

@@ -379,6 +379,7 @@ class NotificationKind(models.TextChoices):
     TRANSFER_ALERT = "transfer_alert", "Ticket transferred (department)"
     OVERDUE_ALERT = "overdue_alert", "Ticket overdue (assignee and manager)"
     PENDING_AUTO_CLOSED = "pending_auto_closed", "Closed after waiting (requester)"
+    DUE_REMINDER = "due_reminder", "Due time approaching (assignee)"
 
 
 class DeliveryState(models.TextChoices):

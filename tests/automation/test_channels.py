@@ -2,6 +2,7 @@
 
 import pytest
 
+from helpline.accounts.models import User
 from helpline.accounts.people import get_or_create_requester
 from helpline.api.models import ApiKey, Scope
 from helpline.automation import dryrun
@@ -82,14 +83,16 @@ def test_a_rejection_is_403_on_the_api(reject_rule):
     assert not Ticket.objects.exists()
 
 
-def test_a_rejection_on_the_portal_is_not_allowed_not_a_server_error(reject_rule, org, client):
+def test_a_rejection_on_the_portal_is_a_form_error_not_a_server_error(reject_rule, org, client):
     form = {
         "name": "X", "email": "x@spam.example", "phone": "", "website": "",
         "help_topic": org.topic("General Inquiry").pk, "subject": "Cheap pills", "message": "!",
     }  # fmt: skip
     response = client.post("/tickets/new/", form)
-    assert response.status_code == 403
+    assert response.status_code == 200
+    assert "This request cannot be accepted" in response.content.decode()
     assert not Ticket.objects.exists()
+    assert not User.objects.filter(email="x@spam.example").exists()
 
 
 def test_a_rejected_email_is_recorded_with_the_reason(reject_rule):

@@ -17,7 +17,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from helpline.accounts.people import get_or_create_requester
-from helpline.tickets import access, actions, guest
+from helpline.tickets import access, actions, guest, hooks
 from helpline.tickets.forms_portal import NewTicketForm, ReplyForm
 from helpline.tickets.models import (
     ACTIVE_STATES,
@@ -123,6 +123,9 @@ def _open_ticket(request, form: NewTicketForm) -> Ticket | None:
             )
     except ValidationError as exc:
         form_errors_from(form, exc)
+        return None
+    except hooks.TicketRejected as exc:
+        form.add_error(None, f"This request cannot be accepted: {exc.reason}")
         return None
     NEW_TICKETS.hit(email=email, ip=ip)
     return ticket

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 
 from helpline.accounts.models import Department, User
 from helpline.accounts.people import get_or_create_requester
-from helpline.tickets import access, actions
+from helpline.tickets import access, actions, hooks
 from helpline.tickets.forms_staff_ticket import NewTicketForm
 from helpline.tickets.views.staff_ticket_actions import add_action_errors
 from helpline.tickets.views.staff_ticket_common import agent_view, ticket_url
@@ -61,6 +61,9 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
             )
     except ValidationError as exc:
         add_action_errors(form, exc)
+        return render(request, "staff/new_ticket.html", {"form": form}, status=400)
+    except hooks.TicketRejected as exc:
+        form.add_error(None, f"A routing rule rejected this ticket: {exc.reason}")
         return render(request, "staff/new_ticket.html", {"form": form}, status=400)
     except access.AccessDenied as exc:
         # Opening in a department the agent lacks is a choice on the form, not a forged request.
