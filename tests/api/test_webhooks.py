@@ -113,6 +113,7 @@ def test_event_names_and_changes(
         "ticket.status_changed",
         "thread.message",
         "ticket.status_changed",
+        "ticket.updated",  # The due time moved by the time spent Pending.
     ]  # No thread.note: not subscribed by default.
     payloads = [json.loads(r["body"]) for r in receiver.requests]
     assert payloads[1]["changes"]["priority"]["after"]["name"] == "high"
