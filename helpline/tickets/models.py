@@ -205,6 +205,9 @@ class Ticket(models.Model):
             models.Index(fields=["team", "state", "-updated_at"], name="ticket_team_state"),
             models.Index(fields=["requester", "-created_at"], name="ticket_requester_created"),
             models.Index(fields=["state", "-updated_at"], name="ticket_state_updated"),
+            models.Index(fields=["-updated_at", "-id"], name="ticket_updated"),
+            models.Index(fields=["-created_at", "-id"], name="ticket_created"),
+            models.Index(fields=["resolved_at"], name="ticket_resolved"),
             models.Index(
                 fields=["due_at"],
                 name="ticket_open_not_overdue_due",

@@ -133,20 +133,15 @@ DUE_CHOICES = [
 RESOLUTION_CHOICES = [("met", "Resolved within SLA"), ("missed", "Resolved late")]
 
 
-def text_matches(qs: QuerySet, text: str) -> QuerySet:
-    """Tickets whose subject, number or requester email contains `text`.
+def text_matches(qs: QuerySet, text: str, user=None) -> QuerySet:
+    """Tickets of `qs` matching the search box's `text`: full-text words, "phrases", -exclusions
+    and field:value filters (helpline/search/query.py); words keep the most relevant matches.
 
-    The one place the text filter lives: full-text search replaces it later.
+    `qs` must already be limited to what `user` may see (every queue starts there).
     """
-    text = text.strip()
-    if not text:
-        return qs
-    number = text.lstrip("#").strip() or text
-    return qs.filter(
-        Q(subject__icontains=text)
-        | Q(number__icontains=number)
-        | Q(requester__email__icontains=text)
-    )
+    from helpline.search.query import filter_tickets
+
+    return filter_tickets(qs, text, user)
 
 
 def local_day_start(day: date, tz=None) -> datetime:
@@ -205,7 +200,7 @@ def apply_filters(qs: QuerySet, user, filters: Mapping[str, Any], now=None) -> Q
             qs, f"{field}_at", filters.get(f"{field}_from"), filters.get(f"{field}_to")
         )
     if filters.get("text"):
-        qs = text_matches(qs, filters["text"])
+        qs = text_matches(qs, filters["text"], user)
     return qs
 
 

@@ -120,7 +120,8 @@ def saved_search(request: HttpRequest, pk: int) -> HttpResponse:
 @agent_required
 def search(request: HttpRequest) -> HttpResponse:
     """Quick search: a visible ticket's number opens it; anything else lists matching tickets."""
-    query = (request.GET.get("q") or "").strip()[:200]
+    # NUL cannot reach PostgreSQL (DataError): it separates words like a space.
+    query = (request.GET.get("q") or "").replace("\x00", " ").strip()[:200]
     if query:
         number = query.lstrip("#").strip()
         if number and access.visible_tickets(request.user).filter(number=number).exists():
