@@ -23,6 +23,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/", include("helpline.api.urls")),
     path("staff/reports/", include("helpline.reports.urls")),
+    path("survey/", include("helpline.reports.urls_public")),
     path("staff/", include("helpline.tickets.urls_staff")),
     path("", include("helpline.automation.urls")),
     path("", include("helpline.tickets.urls_portal")),

@@ -24,7 +24,8 @@ def on_event(listener: Callable) -> Callable:
 
 def event_recorded(event) -> None:
     for listener in list(_listeners):
-        transaction.on_commit(lambda listener=listener: listener(event))
+        # robust: a failing listener is logged and never turns a committed action into an error.
+        transaction.on_commit(lambda listener=listener: listener(event), robust=True)
 
 
 class TicketRejected(Exception):
