@@ -1,5 +1,8 @@
 """Shared fixtures: the demo organisation and its people, named as in scenarios.md."""
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from helpline.accounts.demo import DEMO_PASSWORD, load_demo
@@ -100,3 +103,33 @@ class Org:
 @pytest.fixture
 def org(demo):
     return Org()
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def local(*args) -> datetime:
+    """A wall-clock time in the help desk's time zone (the demo's TIME_ZONE)."""
+    return datetime(*args, tzinfo=NEW_YORK)
+
+
+class Clock:
+    """The time the action layer sees; tests move it forward by hand."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """The action layer's clock pinned to a Wednesday, 10:00 in New York (an ordinary week)."""
+    fixed = Clock(local(2026, 1, 21, 10, 0))
+    monkeypatch.setattr("helpline.tickets.actions.timezone.now", fixed)
+    return fixed

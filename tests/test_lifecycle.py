@@ -3,7 +3,6 @@ notifications, stale forms, merging, overdue and pending sweeps, and input valid
 """
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
@@ -27,35 +26,7 @@ from helpline.tickets.models import (
     ThreadEntry,
     Ticket,
 )
-
-NEW_YORK = ZoneInfo("America/New_York")
-
-
-def local(*args) -> datetime:
-    """A wall-clock time in the help desk's time zone (the demo's TIME_ZONE)."""
-    return datetime(*args, tzinfo=NEW_YORK)
-
-
-class Clock:
-    """The time the action layer sees; tests move it forward by hand."""
-
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    # A Wednesday morning in an ordinary week (no US holiday until Monday 2026-01-19 is past).
-    fixed = Clock(local(2026, 1, 21, 10, 0))
-    monkeypatch.setattr("helpline.tickets.actions.timezone.now", fixed)
-    return fixed
+from tests.conftest import local  # noqa: E402
 
 
 def fresh(ticket: Ticket) -> Ticket:

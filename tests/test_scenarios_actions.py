@@ -6,8 +6,7 @@ numbers, mail, queues, history, due times and access, with the clock set by hand
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 from django.core import mail
@@ -27,33 +26,7 @@ from helpline.tickets.models import (
     State,
     Ticket,
 )
-
-NEW_YORK = ZoneInfo("America/New_York")
-
-
-def local(*args) -> datetime:
-    return datetime(*args, tzinfo=NEW_YORK)
-
-
-class Clock:
-    """The time the action layer sees; tests move it by hand."""
-
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    fixed = Clock(local(2026, 1, 21, 10, 0))  # a Wednesday, 10:00 in New York
-    monkeypatch.setattr("helpline.tickets.actions.timezone.now", fixed)
-    return fixed
+from tests.conftest import local  # noqa: E402
 
 
 def deliver_earlier_mail() -> None:

@@ -3,7 +3,6 @@ times and first-response targets, computed by the action layer from the ticket's
 """
 
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -11,13 +10,9 @@ from django.core.exceptions import ValidationError
 from helpline.sla.models import Holiday, SLAPlan
 from helpline.tickets import actions
 from helpline.tickets.models import EventKind, Ticket
+from tests.conftest import NEW_YORK, local
 
-NEW_YORK = ZoneInfo("America/New_York")
 FRIDAY_BEFORE_MLK = datetime(2026, 1, 16, 16, 30, tzinfo=NEW_YORK)
-
-
-def local(*args) -> datetime:
-    return datetime(*args, tzinfo=NEW_YORK)
 
 
 @pytest.fixture

@@ -199,6 +199,7 @@ def _add_entry(
     message_id: str,
     at: datetime,
     threaded_by: str = "",
+    full_text: str = "",
 ) -> ThreadEntry:
     clean_html = sanitize_html(body_html)
     text = body if body.strip() else html_to_text(clean_html)
@@ -213,6 +214,7 @@ def _add_entry(
         message_id=message_id[:255],
         created_at=at,
         threaded_by=threaded_by,
+        full_text=full_text,
     )
     for a in attachments:
         stored = Attachment(
@@ -446,10 +448,8 @@ def open_ticket(
             message_id,
             at,
             threaded_by,
+            full_text,
         )
-        if full_text:
-            entry.full_text = full_text
-            entry.save(update_fields=["full_text"])
         for user in [*collaborators, *intake.collaborators]:
             if user.pk != requester.pk:
                 Collaborator.objects.get_or_create(ticket=ticket, user=user)
@@ -582,10 +582,8 @@ def add_message(
             message_id,
             at,
             threaded_by,
+            full_text,
         )
-        if full_text:
-            entry.full_text = full_text
-            entry.save(update_fields=["full_text"])
         _event(t, EventKind.MESSAGE, actor, None, {"entry": entry.pk}, "", at)
         fields: list[str] = []
         if t.state != State.OPEN:
