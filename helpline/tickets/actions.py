@@ -437,7 +437,7 @@ def open_ticket(
         )
         for rule, why in intake.applied:
             _event(ticket, EventKind.RULE, None, None, {"rule": rule}, why, at)
-        entry = _add_entry(
+        _add_entry(
             ticket,
             EntryKind.MESSAGE,
             requester,
