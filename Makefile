@@ -54,7 +54,7 @@ run: $(STAMP)
 	@mkdir -p var
 	echo "Helpline: http://$(HOST):$(PORT)/  (agent panel /staff/, admin panel /admin/)"
 	export DEBUG="$${DEBUG:-1}"
-	$(BIN)/helpline migrate --noinput
+	$(BIN)/helpline migrate --noinput -v 0
 	$(BIN)/helpline demo
 	# One background worker runs queued tasks (notification mail, periodic jobs); the scheduler
 	# enqueues the periodic jobs (overdue, auto-close, reminders, clean-up) once per period.

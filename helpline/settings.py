@@ -213,5 +213,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
-    "loggers": {"helpline": {"level": os.environ.get("LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "helpline": {"level": os.environ.get("LOG_LEVEL", "INFO")},
+        # One line per task state change is noise in a terminal; failures still show.
+        "django.tasks": {"level": os.environ.get("TASKS_LOG_LEVEL", "WARNING")},
+        "django_tasks_db": {"level": os.environ.get("TASKS_LOG_LEVEL", "WARNING")},
+    },
 }
