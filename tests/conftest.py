@@ -8,6 +8,7 @@ import pytest
 from helpline.accounts.demo import DEMO_PASSWORD, load_demo
 from helpline.accounts.models import Department, Role, Team, User
 from helpline.sla.models import SLAPlan
+from helpline.tickets import actions
 from helpline.tickets.models import HelpTopic, Priority, Status
 
 
@@ -133,3 +134,27 @@ def clock(monkeypatch) -> Clock:
     fixed = Clock(local(2026, 1, 21, 10, 0))
     monkeypatch.setattr("helpline.tickets.actions.timezone.now", fixed)
     return fixed
+
+
+@pytest.fixture
+def support_ticket(org, karen):
+    """Scenario 1's outage ticket: Support, General Inquiry (Sev-C), opened by Karen."""
+    return actions.open_ticket(
+        karen,
+        requester=karen,
+        subject="Mobile/online banking system down",
+        body="Nothing loads since this morning.\nNot even the login page.",
+        help_topic=org.topic("General Inquiry"),
+    )
+
+
+@pytest.fixture
+def sysadmins_ticket(org, greg):
+    """A SysAdmins ticket (restricted department) that John cannot see by default."""
+    return actions.open_ticket(
+        greg,
+        requester=greg,
+        subject="CFO's laptop will no longer turn on",
+        body="Dead since the update.",
+        help_topic=org.topic("Sev-A Emergency"),
+    )

@@ -62,28 +62,6 @@ def admin_client(client, admin_user):
 
 
 @pytest.fixture
-def sysadmins_ticket(org, greg):
-    return actions.open_ticket(
-        greg,
-        requester=greg,
-        subject="Server room too hot",
-        body="The thermometer says 35 °C.",
-        help_topic=org.topic("Sev-A Emergency"),
-    )
-
-
-@pytest.fixture
-def support_ticket(org, karen):
-    return actions.open_ticket(
-        karen,
-        requester=karen,
-        subject="CFO's laptop will no longer turn on",
-        body="It stays dark.",
-        help_topic=org.topic("General Inquiry"),
-    )
-
-
-@pytest.fixture
 def no_hours_plan(db):
     schedule = Schedule.objects.create(name="Nobody home", always_open=False)
     return SLAPlan.objects.create(name="Sev-X", grace_hours=4, schedule=schedule)
@@ -521,7 +499,7 @@ def test_ticket_admin_is_read_only(admin_client, support_ticket):
     response = admin_client.post(url, {"subject": "Changed behind the actions' back"})
     assert response.status_code == 403
     support_ticket.refresh_from_db()
-    assert support_ticket.subject == "CFO's laptop will no longer turn on"
+    assert support_ticket.subject == "Mobile/online banking system down"
 
 
 def test_ticket_page_explains_who_can_see_it(admin_client, sysadmins_ticket):

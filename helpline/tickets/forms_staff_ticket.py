@@ -21,6 +21,19 @@ def _unknown(what: str) -> dict:
     return {"invalid_choice": f"Unknown {what}: choose one from the list."}
 
 
+def _optional_choice(queryset, what: str, empty_label, *, label=None, field=None):
+    """An optional model choice whose tampered or stale value reads "unknown <what>"."""
+    field = field or forms.ModelChoiceField
+    extra = {"label": label} if label else {}
+    return field(
+        queryset=queryset,
+        required=False,
+        empty_label=empty_label,
+        error_messages=_unknown(what),
+        **extra,
+    )
+
+
 def agent_users() -> QuerySet:
     """Users who can be assigned tickets: active agents and administrators."""
     return (
@@ -109,12 +122,11 @@ class ComposeForm(VersionedForm):
 
 
 class ReplyForm(ComposeForm):
-    status = forms.ModelChoiceField(
-        queryset=Status.objects.none(),
-        required=False,
+    status = _optional_choice(
+        Status.objects.none(),
+        "status",
+        "— keep the status —",
         label="Set status on reply",
-        empty_label="— keep the status —",
-        error_messages=_unknown("status"),
     )
 
     def __init__(self, *args, statuses: QuerySet | None = None, **kwargs):
@@ -137,44 +149,27 @@ class RouteForm(VersionedForm):
     agent may change.
     """
 
-    department = forms.ModelChoiceField(
-        queryset=Department.objects.all(),
-        required=False,
-        empty_label=None,
-        error_messages=_unknown("department"),
-    )
-    assignee = AgentChoiceField(
-        queryset=User.objects.none(),
-        required=False,
+    department = _optional_choice(Department.objects.all(), "department", None)
+    assignee = _optional_choice(
+        User.objects.none(),
+        "agent",
+        "— nobody —",
         label="Agent",
-        empty_label="— nobody —",
-        error_messages=_unknown("agent"),
+        field=AgentChoiceField,
     )
-    team = forms.ModelChoiceField(
-        queryset=Team.objects.all(),
-        required=False,
-        empty_label="— no team —",
-        error_messages=_unknown("team"),
-    )
-    sla_plan = forms.ModelChoiceField(
-        queryset=SLAPlan.objects.none(),
-        required=False,
+    team = _optional_choice(Team.objects.all(), "team", "— no team —")
+    sla_plan = _optional_choice(
+        SLAPlan.objects.none(),
+        "SLA plan",
+        "— no SLA plan —",
         label="SLA plan",
-        empty_label="— no SLA plan —",
-        error_messages=_unknown("SLA plan"),
     )
-    priority = forms.ModelChoiceField(
-        queryset=Priority.objects.all(),
-        required=False,
-        empty_label=None,
-        error_messages=_unknown("priority"),
-    )
-    help_topic = forms.ModelChoiceField(
-        queryset=HelpTopic.objects.none(),
-        required=False,
+    priority = _optional_choice(Priority.objects.all(), "priority", None)
+    help_topic = _optional_choice(
+        HelpTopic.objects.none(),
+        "help topic",
+        "— no help topic —",
         label="Help topic",
-        empty_label="— no help topic —",
-        error_messages=_unknown("help topic"),
     )
 
     ROUTE_FIELDS = ("department", "assignee", "team", "sla_plan", "priority", "help_topic")
@@ -276,45 +271,32 @@ class NewTicketForm(PanelForm):
         label="Requester's name (if new)", required=False, max_length=150
     )
     source = forms.ChoiceField(choices=ON_BEHALF_SOURCES, initial=Source.PHONE)
-    help_topic = forms.ModelChoiceField(
-        queryset=HelpTopic.objects.filter(active=True),
-        required=False,
+    help_topic = _optional_choice(
+        HelpTopic.objects.filter(active=True),
+        "help topic",
+        "— none —",
         label="Help topic",
-        empty_label="— none —",
-        error_messages=_unknown("help topic"),
     )
-    department = forms.ModelChoiceField(
-        queryset=Department.objects.none(),
-        required=False,
-        empty_label="— from the help topic —",
-        error_messages=_unknown("department"),
+    department = _optional_choice(
+        Department.objects.none(),
+        "department",
+        "— from the help topic —",
     )
-    priority = forms.ModelChoiceField(
-        queryset=Priority.objects.all(),
-        required=False,
-        empty_label="— from the help topic —",
-        error_messages=_unknown("priority"),
-    )
-    sla_plan = forms.ModelChoiceField(
-        queryset=SLAPlan.objects.filter(active=True),
-        required=False,
+    priority = _optional_choice(Priority.objects.all(), "priority", "— from the help topic —")
+    sla_plan = _optional_choice(
+        SLAPlan.objects.filter(active=True),
+        "SLA plan",
+        "— from the help topic —",
         label="SLA plan",
-        empty_label="— from the help topic —",
-        error_messages=_unknown("SLA plan"),
     )
-    assignee = AgentChoiceField(
-        queryset=User.objects.none(),
-        required=False,
+    assignee = _optional_choice(
+        User.objects.none(),
+        "agent",
+        "— nobody —",
         label="Agent",
-        empty_label="— nobody —",
-        error_messages=_unknown("agent"),
+        field=AgentChoiceField,
     )
-    team = forms.ModelChoiceField(
-        queryset=Team.objects.all(),
-        required=False,
-        empty_label="— no team —",
-        error_messages=_unknown("team"),
-    )
+    team = _optional_choice(Team.objects.all(), "team", "— no team —")
     subject = forms.CharField(max_length=255)
     body = forms.CharField(
         label="Message",
