@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks_db",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "helpline",
     "helpline.sla",
     "helpline.accounts",
@@ -50,6 +52,7 @@ INSTALLED_APPS = [
     "helpline.automation",
     "helpline.reports",
     "helpline.search",
+    "helpline.audit",
 ]
 
 MIDDLEWARE = [
@@ -60,6 +63,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Two-factor: marks request.user verified once a TOTP code was given this session, and keeps
+    # a signed-in user with a device on the code page until then.
+    "django_otp.middleware.OTPMiddleware",
+    "helpline.accounts.twofactor.RequireVerifiedMiddleware",
+    # Who changed the configuration: the audit log reads the actor from here.
+    "helpline.audit.middleware.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
