@@ -27,7 +27,15 @@ def load_demo() -> list[tuple[str, str]]:
 
     from helpline.accounts.models import Agent, Department, DepartmentAccess, Role, Team, User
     from helpline.sla.models import Schedule, ScheduleShift, SLAPlan
-    from helpline.tickets.models import HelpdeskConfig, HelpTopic, Priority, State, Status
+    from helpline.tickets.models import (
+        FieldKind,
+        HelpdeskConfig,
+        HelpTopic,
+        HelpTopicField,
+        Priority,
+        State,
+        Status,
+    )
 
     def upsert(model, lookup: dict, **values):
         obj, _ = model.objects.update_or_create(**lookup, defaults=values)
@@ -224,6 +232,34 @@ def load_demo() -> list[tuple[str, str]]:
                 priority=priorities[prio],
                 active=True,
                 public=True,
+            )
+
+        # Custom fields: hardware requests say which device; approval is for agents only.
+        hardware = HelpTopic.objects.get(name="Hardware")
+        for order, (name, label, kind, extra) in enumerate(
+            [
+                ("asset_tag", "Asset tag", FieldKind.TEXT, {"help_text": "On the sticker."}),
+                (
+                    "device",
+                    "Device",
+                    FieldKind.CHOICE,
+                    {"choices": "Laptop\nDesktop\nPhone\nPrinter\nOther"},
+                ),
+                (
+                    "approved",
+                    "Replacement approved",
+                    FieldKind.CHECKBOX,
+                    {"requester_can_see": False},
+                ),
+            ]
+        ):
+            upsert(
+                HelpTopicField,
+                {"help_topic": hardware, "name": name},
+                label=label,
+                kind=kind,
+                order=order,
+                **extra,
             )
 
         config = HelpdeskConfig.load()

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from helpline.tickets import access
+from helpline.tickets import fields as custom_fields
 from helpline.tickets.models import EntryKind, Ticket
 
 # The foreign keys a ticket's summary shows: one join each.
@@ -100,6 +101,15 @@ def works_ticket(user, ticket: Ticket) -> bool:
     return access.is_admin(user) or access.role_for(user, ticket) is not None
 
 
+def _field_values(ticket: Ticket, as_agent: bool) -> dict:
+    """Custom field values: all of them for the ticket's agents, else those requesters see."""
+    values = ticket.custom_fields or {}
+    if as_agent or not values:
+        return dict(values)
+    seen = {f.name for f in custom_fields.definitions(ticket.help_topic, requester_side=True)}
+    return {name: value for name, value in values.items() if name in seen}
+
+
 def ticket_detail(user, ticket: Ticket) -> dict:
     """The ticket with its thread and history; internal notes and events only for its agents."""
     as_agent = works_ticket(user, ticket)
@@ -107,6 +117,7 @@ def ticket_detail(user, ticket: Ticket) -> dict:
     if not as_agent:
         entries = entries.exclude(kind=EntryKind.NOTE)
     data = ticket_summary(ticket)
+    data["fields"] = _field_values(ticket, as_agent)
     data["merged_into"] = ticket.merged_into.number if ticket.merged_into_id else None
     data["collaborators"] = [
         person(c.user) for c in ticket.collaborators.select_related("user").order_by("id")

@@ -36,6 +36,17 @@ Moment = Annotated[datetime, AfterValidator(lambda v: _sane_date(v.date()) and v
 Ref = Annotated[int, Field(ge=1, le=MAX_ID)] | Annotated[str, AfterValidator(_clean_text)]
 
 
+# Custom field values: text, number, yes/no or nothing, by field name.
+FieldValues = dict[
+    Annotated[str, Field(max_length=40)],
+    Annotated[str, AfterValidator(_clean_text), Field(max_length=5000)]
+    | bool
+    | Annotated[int, Field(ge=-MAX_ID, le=MAX_ID)]
+    | float
+    | None,
+]
+
+
 class ErrorOut(Schema):
     detail: str
     errors: dict[str, list[str]] = Field(default_factory=dict)
@@ -108,6 +119,7 @@ class TicketOut(Schema):
 
 
 class TicketDetailOut(TicketOut):
+    fields: FieldValues = Field(description="Custom field values, by name.")
     merged_into: str | None
     collaborators: list[PersonRef]
     thread: list[EntryOut]
@@ -146,6 +158,9 @@ class TicketIn(Schema):
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=50)
     alert: bool = True
     autorespond: bool = True
+    fields: FieldValues | None = Field(
+        None, description="Custom fields of the help topic, by name (required ones included)."
+    )
 
 
 class ReplyIn(Schema):
@@ -203,6 +218,9 @@ class TicketPatch(Schema):
     help_topic: Ref | None = None
     due_at: Moment | None = None
     status: Ref | None = None
+    fields: FieldValues | None = Field(
+        None, description="Custom field values to change, by name; null clears one."
+    )
     version: Version | None = None
 
 

@@ -151,7 +151,7 @@ def set_status(request: HttpRequest, number: Number, payload: StatusIn):
 
 @router.patch("/tickets/{number}", response={200: TicketOut, **WRITE_ERRORS}, tags=TAGS)
 def update_ticket(request: HttpRequest, number: Number, payload: TicketPatch):
-    """Change subject, priority, SLA plan, help topic, due time and status at once.
+    """Change subject, priority, SLA plan, help topic, due time, custom fields and status at once.
 
     All or nothing: if one change is refused, none is made. `version` is checked once, first.
     """
@@ -176,6 +176,8 @@ def update_ticket(request: HttpRequest, number: Number, payload: TicketPatch):
             actions.set_help_topic(user, ticket, refs.help_topic(payload.help_topic))
         if "due_at" in given:
             actions.set_due_time(user, ticket, payload.due_at)
+        if "fields" in given and payload.fields:
+            actions.set_fields(user, ticket, payload.fields)
         if "status" in given and payload.status is not None:
             actions.set_status(user, ticket, refs.status(payload.status))
     return _summary(ticket)

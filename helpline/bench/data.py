@@ -206,7 +206,11 @@ class Table:
         for f in model._meta.concrete_fields:
             if f.column not in columns:
                 self.extra_columns.append(f.column)
-                extra_values.append(f.get_default())
+                default = f.get_default()
+                # JSON defaults ({} for a ticket's custom fields) go in as JSON text.
+                extra_values.append(
+                    json.dumps(default) if isinstance(default, dict | list) else default
+                )
         self.columns = (*columns, *self.extra_columns)
         self.extra = tuple(extra_values)
 

@@ -8,7 +8,7 @@ automation call these; none of them writes ticket fields itself.
 `actor` is the user acting. `None` means the help desk itself (sweeps and other automation).
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,6 +21,7 @@ from django.utils import timezone
 from helpline.accounts.models import Department, Permission, Team, User
 from helpline.sla.models import SLAPlan
 from helpline.tickets import access, hooks, notify
+from helpline.tickets import fields as custom_fields
 from helpline.tickets.deadlines import compute_due_times
 from helpline.tickets.models import (
     CLOSED_STATES,
@@ -343,8 +344,12 @@ def open_ticket(
     autorespond: bool = True,
     alert: bool = True,
     created_at: datetime | None = None,
+    fields: Mapping | None = None,
 ) -> Ticket:
     """Open a ticket on any channel, by the requester or by an agent on their behalf.
+
+    `fields` are the help topic's custom field values, checked against the topic chosen (before
+    routing rules); channels that cannot ask for them (email) pass None and skip required ones.
 
     Intake filters (routing rules) see the request first and may change where it goes or reject
     it (`hooks.TicketRejected`). Then the help topic sets department, priority and SLA plan unless
@@ -357,6 +362,16 @@ def open_ticket(
         raise ValidationError({"source": f"Unknown source {source!r}."})
     if help_topic is not None and not help_topic.active:
         raise ValidationError({"help_topic": f"The help topic “{help_topic}” is not active."})
+    field_values = {}
+    if fields is not None:
+        requester_side = actor is None or not access.is_agent(actor)
+        field_values = {
+            name: value
+            for name, value in custom_fields.clean_values(
+                help_topic, fields, requester_side=requester_side
+            ).items()
+            if value is not None
+        }
     intake = hooks.Intake(
         requester=requester,
         subject=subject,
@@ -416,6 +431,7 @@ def open_ticket(
             state=status.state,
             created_at=at,
             updated_at=at,
+            custom_fields=field_values,
         )
         ticket.due_at, ticket.first_response_due_at = compute_due_times(ticket)
         ticket.save(update_fields=["due_at", "first_response_due_at"])
@@ -880,6 +896,29 @@ def set_due_time(
         t.is_overdue = t.is_overdue and t.due_at is not None and t.due_at < at
         _event(t, EventKind.DUE, actor, before, {"due_at": _iso(t.due_at)}, why, at)
         _save(t, ["due_at", "due_at_manual", "first_response_due_at", "is_overdue"], at)
+    _sync(ticket, t)
+    return ticket
+
+
+def set_fields(
+    actor: User, ticket: Ticket, values: Mapping, *, expected_version: int | None = None
+) -> Ticket:
+    """Change custom field values of the ticket's help topic (None or "" clears one)."""
+    _check(actor, Permission.EDIT, ticket)
+    cleaned = custom_fields.clean_values(
+        ticket.help_topic, values, requester_side=False, partial=True
+    )
+    with transaction.atomic():
+        t = _lock(ticket, expected_version)
+        at = timezone.now()  # After the lock: stamps follow the commit order.
+        current = dict(t.custom_fields or {})
+        updated = {**current, **cleaned}
+        updated = {name: value for name, value in updated.items() if value is not None}
+        before, after = custom_fields.changed(current, updated, cleaned)
+        if before or after:
+            _event(t, EventKind.FIELDS, actor, before, after, "", at)
+            t.custom_fields = updated
+            _save(t, ["custom_fields"], at)
     _sync(ticket, t)
     return ticket
 

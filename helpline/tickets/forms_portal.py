@@ -3,9 +3,11 @@
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.urls import reverse
 
 from helpline.accounts.models import Agent, User
 from helpline.accounts.people import find_by_email
+from helpline.tickets import fields as custom_fields
 from helpline.tickets import uploads
 from helpline.tickets.actions import SUBJECT_MAX
 from helpline.tickets.models import HelpTopic
@@ -100,6 +102,9 @@ class NewTicketForm(forms.Form):
         self.fields["email"].widget.attrs["autocomplete"] = "email"
         self.fields["phone"].widget = forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"})
         self.signed_in_user = user if user is not None and user.is_authenticated else None
+        self.custom_field_names = custom_fields.add_topic_fields(
+            self, reverse("portal:new_ticket_fields"), requester_side=True
+        )
         if self.signed_in_user is not None:
             for field_name, value in (
                 ("name", self.signed_in_user.display_name),
@@ -112,6 +117,11 @@ class NewTicketForm(forms.Form):
             self.fields["email"].help_text = "Your account's address: answers are sent here."
             if self.signed_in_user.phone:
                 self.initial.setdefault("phone", self.signed_in_user.phone)
+
+    @property
+    def custom_fields(self) -> list:
+        """The bound custom fields of the chosen help topic, for the template."""
+        return [self[name] for name in self.custom_field_names]
 
     @property
     def is_spam(self) -> bool:

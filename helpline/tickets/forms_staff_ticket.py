@@ -6,9 +6,11 @@ tampered with (an id that is not offered) gets a plain "Unknown …" message, ne
 
 from django import forms
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 
 from helpline.accounts.models import Department, Team, User
 from helpline.sla.models import SLAPlan
+from helpline.tickets import fields as custom_fields
 from helpline.tickets.actions import NewAttachment
 from helpline.tickets.models import HelpTopic, Priority, Source, Status, Ticket
 from helpline.tickets.uploads import attachments_from_request, limits_text
@@ -314,6 +316,13 @@ class NewTicketForm(PanelForm):
         self.fields["department"].queryset = departments
         self.fields["assignee"].queryset = agent_users()
         self.fields["attachments"].help_text = attachments_help()
+        self.names = custom_fields.add_topic_fields(
+            self, reverse("staff:new_ticket_fields"), requester_side=False
+        )
+
+    @property
+    def custom_fields(self) -> list:
+        return [self[name] for name in self.names]
 
     def clean(self):
         data = super().clean()
@@ -329,3 +338,17 @@ class NewTicketForm(PanelForm):
                     f"“{topic}”: choose one of your departments.",
                 )
         return data
+
+
+class FieldsForm(VersionedForm):
+    """The custom fields of the ticket's help topic, agents-only ones included."""
+
+    def __init__(self, *args, ticket: Ticket, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.names = custom_fields.add_to_form(
+            self, ticket.help_topic, requester_side=False, values=ticket.custom_fields
+        )
+
+    @property
+    def custom_fields(self) -> list:
+        return [self[name] for name in self.names]

@@ -99,6 +99,58 @@ class HelpTopic(models.Model):
         return self.name
 
 
+class FieldKind(models.TextChoices):
+    TEXT = "text", "Short text"
+    TEXTAREA = "textarea", "Long text"
+    NUMBER = "number", "Number"
+    CHOICE = "choice", "Choice from a list"
+    CHECKBOX = "checkbox", "Checkbox"
+    DATE = "date", "Date"
+    EMAIL = "email", "Email address"
+
+
+class HelpTopicField(models.Model):
+    """A custom field asked for on tickets of one help topic (osTicket's "forms").
+
+    Values live on the ticket (`Ticket.custom_fields`, keyed by `name`), so renaming the label or
+    moving a field keeps what was entered; see tickets/fields.py for validation and display.
+    """
+
+    help_topic = models.ForeignKey(HelpTopic, on_delete=models.CASCADE, related_name="fields")
+    name = models.SlugField(
+        max_length=40,
+        help_text="The key in the API and in stored values (letters, digits, _ and -).",
+    )
+    label = models.CharField(max_length=120)
+    kind = models.CharField(max_length=10, choices=FieldKind.choices, default=FieldKind.TEXT)
+    choices = models.TextField(blank=True, help_text="For a choice field: one option per line.")
+    required = models.BooleanField(default=False)
+    requester_can_see = models.BooleanField(
+        default=True,
+        help_text="Asked on the portal and shown to the requester. Off: an agents-only field.",
+    )
+    help_text = models.CharField(max_length=200, blank=True)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["help_topic", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["help_topic", "name"], name="topic_field_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.help_topic}: {self.label}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.kind == FieldKind.CHOICE and not self.choice_list():
+            raise ValidationError({"choices": "A choice field needs at least one option."})
+
+    def choice_list(self) -> list[str]:
+        return [line.strip() for line in self.choices.splitlines() if line.strip()]
+
+
 class NumberFormat(models.TextChoices):
     RANDOM = "random", "Random digits"
     SEQUENCE = "sequence", "Sequence"
@@ -194,6 +246,9 @@ class Ticket(models.Model):
     )
     # Bumped by every action: a form carrying an older version is stale.
     version = models.PositiveIntegerField(default=1)
+    custom_fields = models.JSONField(
+        default=dict, blank=True, help_text="Values of the help topic's custom fields, by name."
+    )
 
     class Meta:
         indexes = [
@@ -326,6 +381,7 @@ class EventKind(models.TextChoices):
     MESSAGE = "message", "Message received"
     BOUNCE = "bounce", "Mail delivery failed"
     RULE = "rule", "Routing rule applied"
+    FIELDS = "fields", "Fields changed"
 
 
 class Event(models.Model):

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", portal.home, name="home"),
     path("tickets/", portal.my_tickets, name="my_tickets"),
     path("tickets/new/", portal.new_ticket, name="new_ticket"),
+    path("tickets/new/fields/", portal.new_ticket_fields, name="new_ticket_fields"),
     path("tickets/new/done/", portal.ticket_opened, name="ticket_opened"),
     path("tickets/<str:number>/", portal.ticket_detail, name="ticket"),
     path("status/", portal_guest.check_status, name="check_status"),

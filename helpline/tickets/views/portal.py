@@ -13,11 +13,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from helpline.accounts.people import get_or_create_requester
 from helpline.tickets import access, actions, guest, hooks
+from helpline.tickets import fields as custom_fields
 from helpline.tickets.forms_portal import NewTicketForm, ReplyForm
 from helpline.tickets.models import (
     ACTIVE_STATES,
@@ -50,6 +51,8 @@ def form_errors_from(form, exc: ValidationError) -> None:
         return
     for field, errors in exc.error_dict.items():
         target = ACTION_FIELDS.get(field)
+        if field.startswith("fields."):
+            target = custom_fields.FORM_PREFIX + field.removeprefix("fields.")
         form.add_error(target if target in form.fields else None, errors)
 
 
@@ -120,6 +123,7 @@ def _open_ticket(request, form: NewTicketForm) -> Ticket | None:
                 help_topic=data["help_topic"],
                 source=Source.WEB,
                 attachments=data.get("attachments") or [],
+                fields=custom_fields.from_form(data),
             )
     except ValidationError as exc:
         form_errors_from(form, exc)
@@ -155,6 +159,14 @@ def new_ticket(request) -> HttpResponse:
             initial["help_topic"] = int(topic)
         form = NewTicketForm(user=user, initial=initial)
     return page(request, "portal/new_ticket.html", {"form": form})
+
+
+def new_ticket_fields(request) -> HttpResponse:
+    """htmx: the custom fields of the help topic just chosen on the new ticket form."""
+    user = request.user if request.user.is_authenticated else None
+    topic = request.GET.get("help_topic", "")
+    form = NewTicketForm(user=user, initial={"help_topic": topic})
+    return render(request, "portal/_topic_fields.html", {"form": form})
 
 
 def ticket_opened(request) -> HttpResponse:
@@ -307,5 +319,6 @@ def ticket_detail(request, number: str) -> HttpResponse:
         "is_guest": is_guest,
         "form": form,
         "can_reply": can_reply,
+        "field_values": custom_fields.shown(ticket, requester_side=True),
     }
     return page(request, "portal/ticket.html", context)

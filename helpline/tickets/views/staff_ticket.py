@@ -12,7 +12,11 @@ from django.views.decorators.http import require_GET
 
 from helpline.tickets.views import staff_ticket_actions as ticket_actions
 from helpline.tickets.views.staff_ticket_common import agent_view, load_ticket
-from helpline.tickets.views.staff_ticket_new import new_ticket, requester_lookup
+from helpline.tickets.views.staff_ticket_new import (
+    new_ticket,
+    new_ticket_fields,
+    requester_lookup,
+)
 from helpline.tickets.views.staff_ticket_page import render_ticket_page
 from helpline.tickets.views.staff_ticket_route import route
 
@@ -26,6 +30,7 @@ def ticket_page(request: HttpRequest, number: str) -> HttpResponse:
 
 ticket_urlpatterns = [
     path("tickets/new/", new_ticket, name="new_ticket"),
+    path("tickets/new/fields/", new_ticket_fields, name="new_ticket_fields"),
     path("tickets/<str:number>/", ticket_page, name="ticket"),
     path("tickets/<str:number>/reply/", ticket_actions.reply, name="ticket_reply"),
     path("tickets/<str:number>/note/", ticket_actions.note, name="ticket_note"),
@@ -37,6 +42,11 @@ ticket_urlpatterns = [
         name="ticket_collaborators",
     ),
     path("tickets/<str:number>/due/", ticket_actions.due_time, name="ticket_due"),
+    path(
+        "tickets/<str:number>/fields/",
+        ticket_actions.custom_field_values,
+        name="ticket_fields",
+    ),
     path("tickets/<str:number>/merge/", ticket_actions.merge, name="ticket_merge"),
     path("requesters/lookup/", requester_lookup, name="requester_lookup"),
 ]

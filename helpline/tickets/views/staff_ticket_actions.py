@@ -16,9 +16,11 @@ from django.views.decorators.http import require_POST
 from helpline.accounts.models import Permission
 from helpline.accounts.people import get_or_create_requester
 from helpline.tickets import access, actions
+from helpline.tickets import fields as custom_fields
 from helpline.tickets.forms_staff_ticket import (
     CollaboratorForm,
     DueForm,
+    FieldsForm,
     MergeForm,
     NoteForm,
     ReplyForm,
@@ -43,6 +45,7 @@ FORM_NAMES = {
     DueForm: ("due_form", "due_%s"),
     CollaboratorForm: ("collaborator_form", "collab_%s"),
     MergeForm: ("merge_form", "merge_%s"),
+    FieldsForm: ("fields_form", "fields_%s"),
 }
 
 
@@ -91,7 +94,7 @@ def stale_page(request: HttpRequest, number: str, form_class, what: str, **form_
     offer_allowed_statuses(request, ticket, form)
     message = stale_message(ticket, what)
     tab = "note" if form_class is NoteForm else "reply"
-    panel = {StatusForm: "status", DueForm: "due"}.get(form_class, tab)
+    panel = {StatusForm: "status", DueForm: "due", FieldsForm: "fields"}.get(form_class, tab)
     return render_ticket_page(
         request, ticket, status=409, stale=message, stale_in=panel, tab=tab, **{name: form}
     )
@@ -219,6 +222,32 @@ def due_time(request: HttpRequest, number: str) -> HttpResponse:
         messages.success(request, f"Due time reset to the SLA plan's: {stamp(ticket.due_at)}.")
     else:
         messages.success(request, f"Due time set to {stamp(ticket.due_at)}.")
+    return redirect(ticket_url(ticket, "main"))
+
+
+@require_POST
+@agent_view
+def custom_field_values(request: HttpRequest, number: str) -> HttpResponse:
+    """Save the values of the help topic's custom fields."""
+    user = request.user
+    ticket = load_ticket(user, number)
+    access.check(user, Permission.EDIT, ticket)
+    form = FieldsForm(request.POST, ticket=ticket, auto_id="fields_%s")
+    if not form.is_valid():
+        return page_with(request, ticket, form, 400)
+    data = form.cleaned_data
+    if data["version"] != ticket.version:
+        return stale_page(request, number, FieldsForm, "fields", ticket=ticket)
+    try:
+        actions.set_fields(
+            user, ticket, custom_fields.from_form(data), expected_version=data["version"]
+        )
+    except actions.StaleTicket:
+        return stale_page(request, number, FieldsForm, "fields", ticket=ticket)
+    except ValidationError as exc:
+        add_action_errors(form, exc)
+        return page_with(request, ticket, form, 400)
+    messages.success(request, "Fields saved.")
     return redirect(ticket_url(ticket, "main"))
 
 

@@ -139,6 +139,22 @@ def _collaborator(event: Event) -> SafeString:
     return format_html("{} removed {} from the collaborators", event.actor_name, _name(removed))
 
 
+def _fields(event: Event) -> SafeString:
+    """e.g. "John Smith changed account number from 1234 to 5678; cleared browser"."""
+    before, after = event.before or {}, event.after or {}
+    parts = []
+    for name in sorted(set(before) | set(after)):
+        old, new = before.get(name), after.get(name)
+        if new is None:
+            parts.append(format_html("cleared {} (was {})", name, old))
+        elif old is None:
+            parts.append(format_html("set {} to {}", name, new))
+        else:
+            parts.append(format_html("changed {} from {} to {}", name, old, new))
+    changes = format_html_join("; ", "{}", ((part,) for part in parts))
+    return format_html("{} {}", event.actor_name, changes)
+
+
 def _merged(event: Event) -> SafeString:
     after = event.after or {}
     if after.get("into"):
@@ -203,6 +219,8 @@ def describe(event: Event) -> SafeString:
         text = _merged(event)
     elif kind == EventKind.COLLABORATOR:
         text = _collaborator(event)
+    elif kind == EventKind.FIELDS:
+        text = _fields(event)
     elif kind == EventKind.SUBJECT:
         text = format_html(
             "{} changed the subject from “{}” to “{}”", actor, event.before, event.after

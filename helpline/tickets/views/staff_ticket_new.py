@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 from helpline.accounts.models import Department, User
 from helpline.accounts.people import get_or_create_requester
 from helpline.tickets import access, actions, hooks
+from helpline.tickets import fields as custom_fields
 from helpline.tickets.forms_staff_ticket import NewTicketForm
 from helpline.tickets.views.staff_ticket_actions import add_action_errors
 from helpline.tickets.views.staff_ticket_common import agent_view, ticket_url
@@ -58,6 +59,7 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
                 team=data["team"],
                 attachments=data["attachments"],
                 autorespond=data["autorespond"],
+                fields=custom_fields.from_form(data),
             )
     except ValidationError as exc:
         add_action_errors(form, exc)
@@ -74,6 +76,15 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
     if access.can_view(request.user, ticket):
         return redirect(ticket_url(ticket, "main"))
     return redirect("staff:new_ticket")
+
+
+@require_GET
+@agent_view
+def new_ticket_fields(request: HttpRequest) -> HttpResponse:
+    """htmx: the custom fields of the help topic just chosen on the new ticket form."""
+    initial = {"help_topic": request.GET.get("help_topic", "")}
+    form = NewTicketForm(departments=Department.objects.none(), initial=initial)
+    return render(request, "staff/partials/new_ticket_fields.html", {"form": form})
 
 
 def _initial(request: HttpRequest) -> dict:

@@ -8,15 +8,18 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from helpline.tickets import access
+from helpline.tickets import fields as custom_fields
 from helpline.tickets.forms_staff_ticket import (
     CollaboratorForm,
     DueForm,
+    FieldsForm,
     MergeForm,
     NoteForm,
     ReplyForm,
@@ -115,6 +118,7 @@ def default_forms(ticket: Ticket, can: dict) -> dict:
         "due_form": DueForm(initial={**version, "due_at": ticket.due_at}, auto_id="due_%s"),
         "collaborator_form": CollaboratorForm(auto_id="collab_%s"),
         "merge_form": MergeForm(auto_id="merge_%s"),
+        "fields_form": FieldsForm(initial=version, ticket=ticket, auto_id="fields_%s"),
     }
 
 
@@ -141,6 +145,9 @@ def render_ticket_page(
         tab = request.GET.get("compose")
     if tab not in ("reply", "note") or not can[tab]:
         tab = "reply" if can["reply"] else "note"
+    if ticket.help_topic is not None:
+        # One query for the topic's custom fields, read by the header and the fields form.
+        prefetch_related_objects([ticket.help_topic], "fields")
     page_forms = default_forms(ticket, can)
     page_forms.update(forms)
     others = (
@@ -169,6 +176,7 @@ def render_ticket_page(
         "other_tickets": list(others),
         "collaborators": list(ticket.collaborators.select_related("user").order_by("added_at")),
         "priority_colour": colour,
+        "field_values": custom_fields.shown(ticket, requester_side=False),
         "attachments_help": attachments_help(),
         "stamp_format": "D j M Y, H:i",
         "now_stamp": stamp(now),
