@@ -194,7 +194,7 @@ def create_ticket(request: HttpRequest, payload: TicketIn):
             collaborators=collaborators,
             alert=payload.alert,
             autorespond=payload.autorespond,
-            fields=payload.fields,
+            fields=payload.fields or {},
         )
     ticket = Ticket.objects.select_related(*present.TICKET_RELATED, "merged_into").get(pk=ticket.pk)
     return Status(201, present.ticket_detail(user, ticket))

@@ -51,8 +51,9 @@ def form_field(defn: HelpTopicField, *, required: bool | None = None) -> forms.F
             return forms.DecimalField(max_digits=18, decimal_places=6, **common)
         case FieldKind.CHOICE:
             options = [("", "—"), *((c, c) for c in defn.choice_list())]
+            label = defn.label.replace("%", "%%")  # The message is %-formatted.
             common["error_messages"]["invalid_choice"] = (
-                f"“%(value)s” is not one of the options for “{defn.label}”."
+                f"“%(value)s” is not one of the options for “{label}”."
             )
             return forms.ChoiceField(choices=options, **common)
         case FieldKind.CHECKBOX:
@@ -113,17 +114,51 @@ def from_form(cleaned_data: Mapping) -> dict:
     }
 
 
+TICKED = {"true", "on", "yes", "1"}
+UNTICKED = {"false", "off", "no", "0"}
+
+
 def _stored(defn: HelpTopicField, value):
-    """A cleaned form value as stored JSON; None when empty."""
-    if value is None or value == "":
+    """A cleaned form value as stored JSON; None when empty (an unticked box is no value, so
+    saving an untouched form changes nothing)."""
+    if value is None or value == "" or value is False:
         return None
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
     if isinstance(value, date):
         return value.isoformat()
-    if defn.kind == FieldKind.CHECKBOX:
-        return bool(value)
     return value
+
+
+def _checkbox(raw) -> bool:
+    """A ticked/unticked value from a form or JSON; anything else is refused, never guessed."""
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in TICKED:
+        return True
+    if text in UNTICKED:
+        return False
+    raise ValidationError("Use true or false.")
+
+
+def _clean_one(defn: HelpTopicField, raw):
+    """One value as stored, or None to clear it; ValidationError with the field's label."""
+    if isinstance(raw, list | dict):
+        raise ValidationError(f"“{defn.label}” takes a single value.")
+    if isinstance(raw, str):
+        raw = raw.replace("\x00", "").strip()
+    if raw is None or raw == "":
+        return None
+    if defn.kind == FieldKind.CHECKBOX:
+        return _stored(defn, _checkbox(raw))
+    if isinstance(raw, bool | int | float):
+        # Form fields expect text: a JSON number or true/false is read as what it spells.
+        raw = str(raw).lower() if isinstance(raw, bool) else str(raw)
+    try:
+        return _stored(defn, form_field(defn, required=False).clean(raw))
+    except ValidationError as exc:
+        raise ValidationError([f"{defn.label}: {m}" for m in exc.messages])
 
 
 def clean_values(
@@ -136,7 +171,8 @@ def clean_values(
     """Check values against the topic's fields; return them as stored (None: clear the value).
 
     Unknown names, and agents-only fields sent by a requester, are refused rather than dropped,
-    so nothing typed vanishes silently. Without `partial`, required fields must have a value.
+    so nothing typed vanishes silently. Required fields must have a value: all of them, or
+    with `partial` those being changed (a required value can be changed, not cleared).
     Errors are raised as one ValidationError keyed "fields.<name>".
     """
     by_name = {d.name: d for d in definitions(topic, requester_side=requester_side)}
@@ -148,23 +184,16 @@ def clean_values(
             where = f"the help topic “{topic}”" if topic else "a ticket without a help topic"
             errors[f"fields.{name}"] = [f"There is no field “{name}” on {where}."]
             continue
-        if isinstance(raw, list | dict):
-            errors[f"fields.{name}"] = [f"“{defn.label}” takes a single value."]
-            continue
-        if isinstance(raw, bool) and defn.kind != FieldKind.CHECKBOX:
-            raw = str(raw).lower()
-        if isinstance(raw, str):
-            raw = raw.replace("\x00", "").strip()
         try:
-            value = form_field(defn, required=False).clean(raw)
+            cleaned[name] = _clean_one(defn, raw)
         except ValidationError as exc:
-            errors[f"fields.{name}"] = [f"{defn.label}: {m}" for m in exc.messages]
-            continue
-        cleaned[name] = _stored(defn, value)
-    if not partial:
-        for name, defn in by_name.items():
-            if defn.required and cleaned.get(name) in (None, "") and f"fields.{name}" not in errors:
-                errors[f"fields.{name}"] = [f"Fill in “{defn.label}”."]
+            errors[f"fields.{name}"] = exc.messages
+    required = [d for d in by_name.values() if d.required and d.kind != FieldKind.CHECKBOX]
+    for defn in required:
+        missing = cleaned.get(defn.name) is None
+        asked = defn.name in values or not partial
+        if missing and asked and f"fields.{defn.name}" not in errors:
+            errors[f"fields.{defn.name}"] = [f"Fill in “{defn.label}”."]
     if errors:
         raise ValidationError(errors)
     return cleaned

@@ -65,6 +65,8 @@ def add_action_errors(form: Form, exc: ValidationError) -> None:
     """Show an action's ValidationError on the form: by field where the form has that field."""
     if hasattr(exc, "error_dict"):
         for field, errors in exc.message_dict.items():
+            if field.startswith("fields."):  # A custom field: its input is cf_<name>.
+                field = custom_fields.FORM_PREFIX + field.removeprefix("fields.")
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, exc.messages)

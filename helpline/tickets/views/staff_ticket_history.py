@@ -139,12 +139,16 @@ def _collaborator(event: Event) -> SafeString:
     return format_html("{} removed {} from the collaborators", event.actor_name, _name(removed))
 
 
+def _field_value(value):
+    return {True: "yes", False: "no"}.get(value, value) if isinstance(value, bool) else value
+
+
 def _fields(event: Event) -> SafeString:
-    """e.g. "John Smith changed account number from 1234 to 5678; cleared browser"."""
+    """e.g. "John Smith changed asset_tag from A-1 to A-2; set approved to yes"."""
     before, after = event.before or {}, event.after or {}
     parts = []
     for name in sorted(set(before) | set(after)):
-        old, new = before.get(name), after.get(name)
+        old, new = _field_value(before.get(name)), _field_value(after.get(name))
         if new is None:
             parts.append(format_html("cleared {} (was {})", name, old))
         elif old is None:
