@@ -1,8 +1,13 @@
-"""`helpline fetchmail [--mailbox NAME] [--loop --interval N]`: fetch mailboxes over IMAP."""
+"""`helpline fetchmail [--mailbox NAME] [--loop --interval N]`: fetch mailboxes over IMAP.
+
+Safe to kill at any moment (SIGKILL included): a message is marked on the server only after it
+is stored, and re-reading a stored one is a no-op (see helpline/mail/fetch.py). A single run
+exits with status 1 when a mailbox could not be fetched, so cron or a systemd timer notices.
+"""
 
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from helpline.mail.fetch import FetchReport, fetch_all
 
@@ -26,6 +31,10 @@ class Command(BaseCommand):
             if not reports:
                 self.stdout.write("No active IMAP mailbox is configured.")
             if not options["loop"]:
+                failed = [r.mailbox for r in reports if r.error]
+                if failed:
+                    # The messages not fetched stay on the server for the next run.
+                    raise CommandError(f"Could not fetch: {', '.join(failed)}", returncode=1)
                 return
             time.sleep(max(options["interval"], 1))
 
