@@ -70,7 +70,18 @@ class NewAttachment:
 # Small shared steps
 
 
-def _lock(ticket: Ticket, expected_version: int | None = None) -> Ticket:
+def _lock(
+    ticket: Ticket,
+    expected_version: int | None = None,
+    actor: User | None = None,
+    permission=None,
+) -> Ticket:
+    """The ticket's row, locked until the transaction ends, read fresh.
+
+    With a permission, access is checked again on the locked row: the caller checked the ticket
+    it had, but a transfer committed while we waited for the lock may have taken it out of the
+    actor's reach (the early check stays, so nothing is written before a plain refusal).
+    """
     # Lock the row alone, then read it with its relations: a locking query with joins would be
     # re-checked by PostgreSQL against the old joined rows after waiting, and find nothing when
     # the writer before us changed a joined column (e.g. the status).
@@ -80,6 +91,8 @@ def _lock(ticket: Ticket, expected_version: int | None = None) -> Ticket:
     ).get(pk=ticket.pk)
     if expected_version is not None and locked.version != expected_version:
         raise StaleTicket(locked)
+    if permission is not None:
+        _check(actor, permission, locked)
     return locked
 
 
@@ -521,7 +534,7 @@ def reply(
     _body_required(body, body_html, attachments)
     _validate_attachments(attachments)
     with transaction.atomic():
-        t = _lock(ticket, expected_version)
+        t = _lock(ticket, expected_version, actor, Permission.REPLY)
         at = timezone.now()  # After the lock: stamps follow the commit order.
         entry = _add_entry(
             t, EntryKind.REPLY, actor, body, body_html, attachments, source, message_id, at
@@ -555,7 +568,7 @@ def add_note(
     _body_required(body, body_html, attachments)
     _validate_attachments(attachments)
     with transaction.atomic():
-        t = _lock(ticket, expected_version)
+        t = _lock(ticket, expected_version, actor, Permission.NOTE)
         at = timezone.now()  # After the lock: stamps follow the commit order.
         entry = _add_entry(t, EntryKind.NOTE, actor, body, body_html, attachments, source, "", at)
         _event(t, EventKind.NOTE, actor, None, {"entry": entry.pk}, "", at)
@@ -585,7 +598,7 @@ def add_message(
     _body_required(body, body_html, attachments)
     _validate_attachments(attachments)
     with transaction.atomic():
-        t = _lock(ticket)
+        t = _lock(ticket, None, actor, "message")
         at = timezone.now()  # After the lock: stamps follow the commit order.
         entry = _add_entry(
             t,
@@ -684,7 +697,7 @@ def assign(
         raise ValidationError({"assignee": f"{agent} is not an agent."})
     _check(actor, Permission.ASSIGN, ticket)
     with transaction.atomic():
-        t = _lock(ticket, expected_version)
+        t = _lock(ticket, expected_version, actor, Permission.ASSIGN)
         at = timezone.now()  # After the lock: stamps follow the commit order.
         fields = _assign(t, actor, agent, team, at, reason)
         if fields:
@@ -704,7 +717,7 @@ def release(
     """Unassign the agent and/or the team."""
     _check(actor, Permission.ASSIGN, ticket)
     with transaction.atomic():
-        t = _lock(ticket, expected_version)
+        t = _lock(ticket, expected_version, actor, Permission.ASSIGN)
         at = timezone.now()  # After the lock: stamps follow the commit order.
         before = {"agent": _ref(t.assignee), "team": _ref(t.team)}
         fields = []
@@ -752,7 +765,7 @@ def transfer(
         if agent is not None and not access.is_agent(agent):
             raise ValidationError({"assignee": f"{agent} is not an agent."})
     with transaction.atomic():
-        t = _lock(ticket, expected_version)
+        t = _lock(ticket, expected_version, actor, Permission.TRANSFER)
         at = timezone.now()  # After the lock: stamps follow the commit order.
         if department.pk == t.department_id:
             raise ValidationError({"department": f"The ticket is already in {department}."})
@@ -806,7 +819,7 @@ def set_status(
     """Change the status (closing needs the close permission, anything else change-status)."""
     _check(actor, _status_permission(status), ticket)
     with transaction.atomic():
-        t = _lock(ticket, expected_version)
+        t = _lock(ticket, expected_version, actor, _status_permission(status))
         at = timezone.now()  # After the lock: stamps follow the commit order.
         fields = _change_status(t, actor, status, at, reason)
         if fields:
@@ -825,7 +838,7 @@ def set_priority(
 ) -> Ticket:
     _check(actor, Permission.EDIT, ticket)
     with transaction.atomic():
-        t = _lock(ticket, expected_version)
+        t = _lock(ticket, expected_version, actor, Permission.EDIT)
         at = timezone.now()  # After the lock: stamps follow the commit order.
         if priority.pk != t.priority_id:
             _event(t, EventKind.PRIORITY, actor, _ref(t.priority), _ref(priority), "", at)
@@ -841,7 +854,7 @@ def set_sla_plan(
     """Change the SLA plan; due times are recomputed from the ticket's creation."""
     _check(actor, Permission.EDIT, ticket)
     with transaction.atomic():
-        t = _lock(ticket, expected_version)
+        t = _lock(ticket, expected_version, actor, Permission.EDIT)
         at = timezone.now()  # After the lock: stamps follow the commit order.
         if (plan.pk if plan else None) != t.sla_plan_id:
             _event(t, EventKind.SLA, actor, _ref(t.sla_plan), _ref(plan), "", at)
@@ -858,7 +871,7 @@ def set_help_topic(
     """Change the help topic (department, priority and SLA stay as they are: change them apart)."""
     _check(actor, Permission.EDIT, ticket)
     with transaction.atomic():
-        t = _lock(ticket, expected_version)
+        t = _lock(ticket, expected_version, actor, Permission.EDIT)
         at = timezone.now()  # After the lock: stamps follow the commit order.
         if (topic.pk if topic else None) != t.help_topic_id:
             _event(t, EventKind.HELP_TOPIC, actor, _ref(t.help_topic), _ref(topic), "", at)
@@ -881,7 +894,7 @@ def set_due_time(
     if due_at is not None and timezone.is_naive(due_at):
         raise ValidationError({"due_at": "The due time needs a time zone."})
     with transaction.atomic():
-        t = _lock(ticket, expected_version)
+        t = _lock(ticket, expected_version, actor, Permission.EDIT)
         at = timezone.now()  # After the lock: stamps follow the commit order.
         before = {"due_at": _iso(t.due_at)}
         if due_at is None:
@@ -909,7 +922,7 @@ def set_fields(
         ticket.help_topic, values, requester_side=False, partial=True
     )
     with transaction.atomic():
-        t = _lock(ticket, expected_version)
+        t = _lock(ticket, expected_version, actor, Permission.EDIT)
         at = timezone.now()  # After the lock: stamps follow the commit order.
         current = dict(t.custom_fields or {})
         updated = {**current, **cleaned}
@@ -927,7 +940,7 @@ def set_subject(actor: User, ticket: Ticket, subject: str) -> Ticket:
     _check(actor, Permission.EDIT, ticket)
     subject = _validate_text(subject, "subject", "The subject", SUBJECT_MAX)
     with transaction.atomic():
-        t = _lock(ticket)
+        t = _lock(ticket, None, actor, Permission.EDIT)
         at = timezone.now()  # After the lock: stamps follow the commit order.
         if subject != t.subject:
             _event(t, EventKind.SUBJECT, actor, t.subject, subject, "", at)
@@ -940,7 +953,7 @@ def set_subject(actor: User, ticket: Ticket, subject: str) -> Ticket:
 def add_collaborator(actor: User, ticket: Ticket, user: User) -> Ticket:
     _check(actor, Permission.EDIT, ticket)
     with transaction.atomic():
-        t = _lock(ticket)
+        t = _lock(ticket, None, actor, Permission.EDIT)
         at = timezone.now()  # After the lock: stamps follow the commit order.
         if user.pk != t.requester_id:
             _, created = Collaborator.objects.get_or_create(ticket=t, user=user)
@@ -954,7 +967,7 @@ def add_collaborator(actor: User, ticket: Ticket, user: User) -> Ticket:
 def remove_collaborator(actor: User, ticket: Ticket, user: User) -> Ticket:
     _check(actor, Permission.EDIT, ticket)
     with transaction.atomic():
-        t = _lock(ticket)
+        t = _lock(ticket, None, actor, Permission.EDIT)
         at = timezone.now()  # After the lock: stamps follow the commit order.
         deleted, _ = Collaborator.objects.filter(ticket=t, user=user).delete()
         if deleted:
@@ -973,7 +986,10 @@ def merge(actor: User, ticket: Ticket, into: Ticket) -> Ticket:
     with transaction.atomic():
         # Lock in id order so two opposite merges cannot deadlock.
         first, second = sorted([ticket, into], key=lambda x: x.pk)
-        locked = {first.pk: _lock(first), second.pk: _lock(second)}
+        locked = {
+            first.pk: _lock(first, None, actor, Permission.MERGE),
+            second.pk: _lock(second, None, actor, Permission.MERGE),
+        }
         at = timezone.now()
         src, dst = locked[ticket.pk], locked[into.pk]
         if src.merged_into_id:
@@ -1013,6 +1029,9 @@ def mark_overdue(ticket: Ticket, now: datetime | None = None) -> bool:
     now = now or timezone.now()
     with transaction.atomic():
         t = _lock(ticket)
+        # Stamped after the lock, like every action: a reply committed while we waited comes
+        # first in the history too.
+        now = max(now, timezone.now())
         if t.is_overdue or not t.overdue_now(now):
             return False
         t.is_overdue = True

@@ -10,7 +10,7 @@ sweep; after MAX_ATTEMPTS the row is marked failed with the last error.
 import logging
 from datetime import timedelta
 
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from helpline.tickets.models import DeliveryState, Notification
@@ -113,12 +113,19 @@ def deliver(ids: list[int]) -> int:
     return sent
 
 
+# A notification never tried this long after it was queued lost its task (a process died
+# between the commit and the hand-over to the worker): the sweep sends it.
+STRANDED_AFTER = timedelta(minutes=10)
+
+
 def retry_due(now=None) -> int:
-    """Send queued notifications whose backoff has passed (the sweep when tasks can't defer)."""
+    """Send queued notifications whose backoff has passed (the sweep when tasks can't defer),
+    and those whose first delivery task never ran."""
     now = now or timezone.now()
     due = []
+    waiting = Q(attempts__gt=0) | Q(attempts=0, created_at__lte=now - STRANDED_AFTER)
     for pk, attempts, created_at in Notification.objects.filter(
-        state=DeliveryState.QUEUED, attempts__gt=0
+        waiting, state=DeliveryState.QUEUED
     ).values_list("pk", "attempts", "created_at")[:500]:
         if created_at + sum((backoff(n) for n in range(1, attempts + 1)), timedelta()) <= now:
             due.append(pk)

@@ -93,7 +93,9 @@ def queue(
     created = Notification.objects.bulk_create(rows)
     ids = [n.pk for n in created if n.pk is not None and n.state == DeliveryState.QUEUED]
     if ids:
-        transaction.on_commit(lambda: _enqueue(ids))
+        # Robust: the ticket change is committed whatever happens here; a notification whose
+        # task could not be queued is picked up by the retry sweep (delivery.retry_due).
+        transaction.on_commit(lambda: _enqueue(ids), robust=True)
     return created
 
 
