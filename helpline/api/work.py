@@ -215,3 +215,12 @@ def merge(request: HttpRequest, number: Number, payload: MergeIn):
     into = load_ticket(user, payload.into)
     actions.merge(user, ticket, into)
     return _summary(into)
+
+
+@router.delete("/tickets/{number}", response={204: None, **WRITE_ERRORS}, tags=TAGS)
+def delete_ticket(request: HttpRequest, number: Number, reason: str = ""):
+    """Delete the ticket for good (role permission "delete"); the audit log keeps a summary.
+    `reason` (query parameter) is written there too."""
+    user, ticket = _writable(request, number)
+    actions.delete_ticket(user, ticket, reason=reason.replace("\x00", "")[:500])
+    return Status(204, None)

@@ -13,7 +13,7 @@ text), the same statement for one ticket, for `helpline reindex` and for `helpli
 from collections.abc import Iterable
 
 from django.db import connections, router
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 
 # The text-search configuration (stemming, stop words) used for documents and queries alike.
 PG_CONFIG = "english"
@@ -158,6 +158,14 @@ def _user_saved(sender, instance, created, using, update_fields=None, raw=False,
         index_requester(instance.pk, using=using)
 
 
+def _ticket_deleted(sender, instance, using, **kwargs) -> None:
+    # PostgreSQL documents go with the ticket (foreign key); SQLite's FTS rows have none.
+    connection = connections[using]
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid = %s", [instance.pk])
+
+
 def connect_signals() -> None:
     """Hook the rebuilds to the saves that change searchable text (called once, at start-up)."""
     from django.contrib.auth import get_user_model
@@ -166,6 +174,7 @@ def connect_signals() -> None:
 
     post_save.connect(_entry_saved, sender=ThreadEntry, dispatch_uid="search-entry")
     post_save.connect(_ticket_saved, sender=Ticket, dispatch_uid="search-ticket")
+    post_delete.connect(_ticket_deleted, sender=Ticket, dispatch_uid="search-ticket-deleted")
     post_save.connect(_event_saved, sender=Event, dispatch_uid="search-event")
     post_save.connect(_user_saved, sender=get_user_model(), dispatch_uid="search-user")
 

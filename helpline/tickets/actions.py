@@ -977,6 +977,40 @@ def remove_collaborator(actor: User, ticket: Ticket, user: User) -> Ticket:
     return ticket
 
 
+def delete_ticket(actor: User, ticket: Ticket, *, reason: str = "") -> dict:
+    """Delete the ticket for good: thread, history, files (role permission "delete").
+
+    A ticket cannot be restored, so what was deleted — number, subject, requester, department,
+    counts — and by whom and why goes to the deletion listeners (the audit log) in the same
+    transaction. Files leave storage only after the commit. Returns that summary.
+    """
+    _check(actor, Permission.DELETE, ticket)
+    reason = (reason or "").strip()[:500]
+    with transaction.atomic():
+        t = _lock(ticket, None, actor, Permission.DELETE)
+        files = list(Attachment.objects.filter(entry__ticket=t).values_list("file", flat=True))
+        summary = {
+            "number": t.number,
+            "subject": t.subject,
+            "requester": t.requester.email or t.requester.username,
+            "department": t.department.name,
+            "status": t.status.name,
+            "created_at": _iso(t.created_at),
+            "entries": t.entries.count(),
+            "attachments": len(files),
+        }
+        hooks.ticket_deleted(summary, actor, reason)
+        t.delete()
+        transaction.on_commit(lambda: _remove_files(files), robust=True)
+    return summary
+
+
+def _remove_files(names: list[str]) -> None:
+    storage = Attachment._meta.get_field("file").storage
+    for name in names:
+        storage.delete(name)
+
+
 def merge(actor: User, ticket: Ticket, into: Ticket) -> Ticket:
     """Merge `ticket` into `into`: its thread moves over, it is closed and points to `into`."""
     if ticket.pk == into.pk:

@@ -241,6 +241,29 @@ class CollaboratorForm(PanelForm):
     name = forms.CharField(label="Name (if new)", required=False, max_length=150)
 
 
+class DeleteForm(PanelForm):
+    """Deleting is for good: the agent types the ticket number to confirm."""
+
+    confirm = forms.CharField(
+        label="Type the ticket number to confirm",
+        max_length=40,
+        error_messages={"required": "Type the ticket number to confirm."},
+    )
+    reason = forms.CharField(label="Why (kept in the audit log)", max_length=500, required=False)
+
+    def __init__(self, *args, ticket: Ticket, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ticket = ticket
+
+    def clean_confirm(self) -> str:
+        typed = self.cleaned_data["confirm"].strip().lstrip("#").strip()
+        if typed != self.ticket.number:
+            raise forms.ValidationError(
+                f"That is not this ticket's number: type {self.ticket.number} to delete it."
+            )
+        return typed
+
+
 class MergeForm(PanelForm):
     into = forms.CharField(label="Merge into ticket number", max_length=40)
 

@@ -28,6 +28,22 @@ def event_recorded(event) -> None:
         transaction.on_commit(lambda listener=listener: listener(event), robust=True)
 
 
+_deletion_listeners: list[Callable] = []
+
+
+def on_ticket_deleted(listener: Callable) -> Callable:
+    """Register `listener(summary: dict, actor, reason: str)`, called inside the deleting
+    transaction (so what it writes, e.g. the audit log entry, commits or rolls back with it)."""
+    if listener not in _deletion_listeners:
+        _deletion_listeners.append(listener)
+    return listener
+
+
+def ticket_deleted(summary: dict, actor, reason: str) -> None:
+    for listener in list(_deletion_listeners):
+        listener(summary, actor, reason)
+
+
 class TicketRejected(Exception):
     """An intake filter refused the request; `reason` is logged and shown to API clients."""
 

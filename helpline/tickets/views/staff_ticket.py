@@ -48,5 +48,6 @@ ticket_urlpatterns = [
         name="ticket_fields",
     ),
     path("tickets/<str:number>/merge/", ticket_actions.merge, name="ticket_merge"),
+    path("tickets/<str:number>/delete/", ticket_actions.delete, name="ticket_delete"),
     path("requesters/lookup/", requester_lookup, name="requester_lookup"),
 ]

@@ -19,6 +19,7 @@ from helpline.tickets import access, actions
 from helpline.tickets import fields as custom_fields
 from helpline.tickets.forms_staff_ticket import (
     CollaboratorForm,
+    DeleteForm,
     DueForm,
     FieldsForm,
     MergeForm,
@@ -31,6 +32,7 @@ from helpline.tickets.models import Collaborator, Status, Ticket
 from helpline.tickets.views.staff_ticket_common import (
     agent_view,
     load_ticket,
+    panel_home_url,
     permissions,
     ticket_url,
 )
@@ -46,6 +48,7 @@ FORM_NAMES = {
     CollaboratorForm: ("collaborator_form", "collab_%s"),
     MergeForm: ("merge_form", "merge_%s"),
     FieldsForm: ("fields_form", "fields_%s"),
+    DeleteForm: ("delete_form", "delete_%s"),
 }
 
 
@@ -332,3 +335,18 @@ def merge(request: HttpRequest, number: str) -> HttpResponse:
         return page_with(request, ticket, form, 400)
     messages.success(request, f"Ticket #{ticket.number} merged into #{target.number}.")
     return redirect(ticket_url(target, "main"))
+
+
+@require_POST
+@agent_view
+def delete(request: HttpRequest, number: str) -> HttpResponse:
+    """Delete the ticket for good, after the agent typed its number."""
+    user = request.user
+    ticket = load_ticket(user, number)
+    access.check(user, Permission.DELETE, ticket)
+    form = DeleteForm(request.POST, ticket=ticket, auto_id="delete_%s")
+    if not form.is_valid():
+        return page_with(request, ticket, form, 400)
+    actions.delete_ticket(user, ticket, reason=form.cleaned_data["reason"])
+    messages.success(request, f"Ticket #{number} deleted.")
+    return redirect(panel_home_url())

@@ -18,6 +18,7 @@ from helpline.tickets import access
 from helpline.tickets import fields as custom_fields
 from helpline.tickets.forms_staff_ticket import (
     CollaboratorForm,
+    DeleteForm,
     DueForm,
     FieldsForm,
     MergeForm,
@@ -118,6 +119,7 @@ def default_forms(ticket: Ticket, can: dict) -> dict:
         "due_form": DueForm(initial={**version, "due_at": ticket.due_at}, auto_id="due_%s"),
         "collaborator_form": CollaboratorForm(auto_id="collab_%s"),
         "merge_form": MergeForm(auto_id="merge_%s"),
+        "delete_form": DeleteForm(ticket=ticket, auto_id="delete_%s"),
         "fields_form": FieldsForm(initial=version, ticket=ticket, auto_id="fields_%s"),
     }
 
