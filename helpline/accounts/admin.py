@@ -2,15 +2,23 @@
 
 Giving an agent access to another department (scenario 3) is: Agents → the agent → “Extra
 department accesses” → department and role → Save. The same list is linked from the user's page.
+
+Two-factor devices are not listed on their own: their secrets have no business on an admin page.
+An agent who lost their phone and recovery codes is helped with the Users action “Turn off
+two-factor sign-in”; “Sign out everywhere” ends every session of the selected users.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.admin import UserAdmin
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from helpline.accounts import twofactor
 from helpline.accounts.forms import (
     PERMISSION_FIELDS,
     AgentForm,
@@ -118,19 +126,63 @@ class HelplineUserAdmin(UserAdmin):
             },
         ),
     )
-    list_display = ("username", "name", "email", "is_agent", "is_active")
+    list_display = ("username", "name", "email", "is_agent", "two_factor", "is_active")
     list_filter = (IsAgentFilter, "is_active", "is_superuser", "is_staff")
     search_fields = ("username", "name", "email")
     ordering = ("username",)
     inlines = [AgentInline]
+    actions = ["sign_out_everywhere", "turn_off_two_factor"]
 
     def get_queryset(self, request):
         # `is_agent` reads the agent profile: join it instead of one query per row.
-        return super().get_queryset(request).select_related("agent")
+        authenticators = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("agent")
+            .annotate(has_two_factor=Exists(authenticators))
+        )
 
     @admin.display(boolean=True, description="agent")
     def is_agent(self, obj: User) -> bool:
         return obj.is_agent
+
+    @admin.display(boolean=True, description="two-factor", ordering="has_two_factor")
+    def two_factor(self, obj: User) -> bool:
+        return obj.has_two_factor
+
+    @admin.action(description="Sign out everywhere (end every session of the selected users)")
+    def sign_out_everywhere(self, request, queryset) -> None:
+        users = list(queryset)
+        for user in users:
+            user.end_all_sessions()
+            if user.pk == request.user.pk:
+                # The administrator stays signed in in this browser, out everywhere else.
+                update_session_auth_hash(request, user)
+        self.message_user(
+            request,
+            f"Signed out everywhere: {', '.join(u.get_username() for u in users)}.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Turn off two-factor sign-in (lost phone and recovery codes)")
+    def turn_off_two_factor(self, request, queryset) -> None:
+        names = []
+        for user in queryset:
+            if twofactor.has_two_factor(user):
+                twofactor.turn_off(user)
+                names.append(user.get_username())
+        if names:
+            self.message_user(
+                request,
+                f"Two-factor sign-in turned off for {', '.join(names)}; their password alone "
+                "signs them in until they set it up again on their Security page.",
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(
+                request, "None of the selected users had two-factor sign-in on.", messages.INFO
+            )
 
 
 class DepartmentAccessInline(admin.TabularInline):
@@ -265,3 +317,10 @@ class TeamAdmin(admin.ModelAdmin):
     @admin.display(description="members", ordering="member_total")
     def member_count(self, obj: Team) -> int:
         return obj.member_total
+
+
+# The devices hold the secrets behind the codes; administrators manage two-factor sign-in through
+# the Users actions above instead.
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)

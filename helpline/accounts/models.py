@@ -1,11 +1,13 @@
 """People and organisation: users, agents, departments, teams and roles."""
 
+import secrets
 from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.crypto import salted_hmac
 
 
 class Permission(models.TextChoices):
@@ -33,6 +35,9 @@ class User(AbstractUser):
 
     name = models.CharField(max_length=150, blank=True, help_text="Full name shown on tickets.")
     phone = models.CharField(max_length=40, blank=True)
+    # Mixed into the session hash: a new value signs out every session ("Sign out everywhere").
+    # Empty until first used, so existing sessions survive the migration that adds it.
+    session_epoch = models.CharField(max_length=32, blank=True, editable=False)
 
     objects = HelplineUserManager()
 
@@ -52,6 +57,24 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         return self.name or self.get_full_name() or self.username
+
+    def _get_session_auth_hash(self, secret=None) -> str:
+        # Django checks every request's session against this hash (and the SECRET_KEY_FALLBACKS
+        # variants, which call this too): changing the password or the epoch ends the sessions.
+        if not self.session_epoch:
+            return super()._get_session_auth_hash(secret=secret)
+        return salted_hmac(
+            "helpline.accounts.User.get_session_auth_hash",
+            f"{self.password}:{self.session_epoch}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
+
+    def end_all_sessions(self) -> None:
+        """Sign this user out of every browser; keep the current one with
+        `update_session_auth_hash(request, user)` afterwards."""
+        self.session_epoch = secrets.token_hex(16)
+        self.save(update_fields=["session_epoch"])
 
     @property
     def is_agent(self) -> bool:

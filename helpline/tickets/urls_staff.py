@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from helpline.accounts import security_views
 from helpline.tickets.views import staff, staff_account, staff_bulk
 
 app_name = "staff"
@@ -9,7 +10,23 @@ urlpatterns: list = [
     path("", staff.dashboard, name="dashboard"),
     path("login/", staff_account.login, name="login"),
     path("logout/", staff_account.logout, name="logout"),
+    path("login/verify/", security_views.verify, name="verify"),
     path("profile/", staff_account.profile, name="profile"),
+    path("security/", security_views.security, name="security"),
+    path("security/setup/", security_views.setup_start, name="security_setup"),
+    path("security/setup/confirm/", security_views.setup_confirm, name="security_confirm"),
+    path("security/setup/cancel/", security_views.setup_cancel, name="security_cancel"),
+    path("security/off/", security_views.turn_off, name="security_turn_off"),
+    path(
+        "security/recovery-codes/",
+        security_views.recovery_codes,
+        name="security_recovery_codes",
+    ),
+    path(
+        "security/sign-out-everywhere/",
+        security_views.sign_out_everywhere,
+        name="security_sign_out_everywhere",
+    ),
     path("password/", staff_account.password_change, name="password_change"),
     path("password/done/", staff_account.password_change_done, name="password_change_done"),
     path("queues/<slug:slug>/", staff.queue, name="queue"),

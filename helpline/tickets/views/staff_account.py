@@ -1,4 +1,5 @@
-"""Agent panel accounts: sign in (throttled by django-axes), sign out, password, profile."""
+"""Agent panel accounts: sign in (throttled by django-axes; then a code when two-factor sign-in is
+on), sign out, password, profile. The Security page lives in helpline/accounts/security_views.py."""
 
 from django import forms
 from django.conf import settings
@@ -10,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 
+from helpline.accounts import twofactor
 from helpline.accounts.models import Agent
 from helpline.tickets import access
 from helpline.tickets.views.staff import agent_required
@@ -54,6 +56,13 @@ class StaffLoginView(auth_views.LoginView):
 
     def get_default_redirect_url(self) -> str:
         return reverse("staff:dashboard")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        # The password was right; with two-factor on, the code page comes before the panel.
+        if twofactor.has_two_factor(form.get_user()):
+            return redirect(twofactor.verify_url(self.get_success_url()))
+        return response
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
