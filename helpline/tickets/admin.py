@@ -2,23 +2,26 @@
 
 Tickets change only through helpline.tickets.actions (which check access, record an event and
 notify), so the admin shows tickets, events and notifications but never adds, edits or deletes
-them. A ticket's page explains, for every active agent, whether and why they can see it.
+them. A ticket's page explains, for every active agent, whether and why they can see it, and the
+"Access check" page (/admin/tickets/ticket/access-check/) answers it for any one person.
 """
 
 import re
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch, Q
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from helpline.accounts.forms import agent_users
-from helpline.accounts.models import Agent, DepartmentAccess
+from helpline.accounts.models import Agent, DepartmentAccess, Permission, User
 from helpline.sla.admin import has_working_hours, no_working_hours_message
-from helpline.tickets.access import explain
+from helpline.tickets.access import agent_profile, can, explain, is_admin, role_for
 from helpline.tickets.models import (
     Event,
     HelpdeskConfig,
@@ -31,6 +34,8 @@ from helpline.tickets.models import (
 
 # Enough for any real help desk's agent list while keeping one page's work bounded.
 EXPLAINED_AGENTS_LIMIT = 200
+# Usernames suggested on the access check (agents and administrators; requesters are typed).
+SUGGESTED_PEOPLE_LIMIT = 500
 COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -77,8 +82,11 @@ class PriorityAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if obj.is_default:
-            # One default priority: ticking it here unticks the previous one.
-            Priority.objects.exclude(pk=obj.pk).filter(is_default=True).update(is_default=False)
+            # One default priority: ticking it here unticks the previous one. Saved row by row
+            # (there is one) so that the audit log records the untick too.
+            for other in Priority.objects.exclude(pk=obj.pk).filter(is_default=True):
+                other.is_default = False
+                other.save(update_fields=["is_default"])
 
 
 @admin.register(Status)
@@ -91,9 +99,11 @@ class StatusAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if obj.is_default:
             # One default per state: the lifecycle picks it when moving a ticket to that state.
-            Status.objects.filter(state=obj.state, is_default=True).exclude(pk=obj.pk).update(
-                is_default=False
-            )
+            # Row by row (one at most) so that the audit log records the untick too.
+            others = Status.objects.filter(state=obj.state, is_default=True).exclude(pk=obj.pk)
+            for other in others:
+                other.is_default = False
+                other.save(update_fields=["is_default"])
 
 
 class HelpTopicForm(forms.ModelForm):
@@ -270,6 +280,79 @@ def _explained_agents() -> list[Agent]:
     return agents
 
 
+class AccessCheckForm(forms.Form):
+    """A person and a ticket: both looked up here, so bad input is a form error, never a 500."""
+
+    person = forms.CharField(
+        label="Person",
+        max_length=254,
+        help_text="Username or email address of an agent, a requester or an administrator.",
+        widget=forms.TextInput(attrs={"list": "access-check-people", "autocomplete": "off"}),
+    )
+    ticket = forms.CharField(
+        label="Ticket number", max_length=40, help_text="With or without the leading #."
+    )
+
+    def clean_person(self) -> User:
+        value = self.cleaned_data["person"].strip()
+        user = User.objects.filter(username=value).first()
+        if user is None and "@" in value:
+            user = User.objects.filter(email__iexact=value).first()
+        if user is None:
+            raise ValidationError(f"No user has the username or email address “{value}”.")
+        return user
+
+    def clean_ticket(self) -> Ticket:
+        number = self.cleaned_data["ticket"].strip().removeprefix("#").strip()
+        ticket = (
+            Ticket.objects.select_related("department", "requester").filter(number=number).first()
+        )
+        if ticket is None:
+            raise ValidationError(f"There is no ticket #{number}.")
+        return ticket
+
+
+def access_answer(user: User, ticket: Ticket) -> dict:
+    """explain() for one person and one ticket, in the words the access check page shows."""
+    explanation = explain(user, ticket)
+    reasons = list(explanation.reasons)
+    profile = agent_profile(user)
+    role = role_for(user, ticket) if user.is_active and profile is not None else None
+    if profile is not None and role is None and explanation.visible:
+        # explain() says why the agent has no role here; add why they see it all the same.
+        reasons.append(
+            f"{user} is the requester of this ticket or a collaborator on it, so they see it "
+            "the way a requester does (portal and email), without agent actions."
+        )
+    if user.is_active and profile is None and not is_admin(user):
+        inactive = Agent.objects.filter(user=user, is_active=False).exists()
+        if inactive:
+            reasons.append(f"{user}'s agent profile is deactivated, so they count as a requester.")
+        if user.is_staff:
+            reasons.append(
+                "Staff status opens the admin panel only; it gives no access to tickets."
+            )
+    actions = [
+        {"label": perm.label, "allowed": bool(explanation.allowed.get(perm.value))}
+        for perm in Permission
+    ]
+    actions.append(
+        {
+            "label": "Write to it as the requester or a collaborator (portal, email)",
+            "allowed": user.is_active and can(user, "message", ticket),
+        }
+    )
+    return {
+        "person": user,
+        "ticket": ticket,
+        "visible": explanation.visible,
+        "reasons": reasons,
+        "role": role,
+        "is_admin": is_admin(user),
+        "actions": actions,
+    }
+
+
 @admin.register(Ticket)
 class TicketAdmin(ReadOnlyAdmin):
     list_display = ("number", "subject", "department", "status", "assignee", "due_at")
@@ -321,6 +404,43 @@ class TicketAdmin(ReadOnlyAdmin):
         ),
         ("Who can see this ticket, and why", {"fields": ("access_explanation",)}),
     )
+
+    def get_urls(self):
+        # Before the default URLs: "<path:object_id>/" would swallow "access-check/".
+        check = path(
+            "access-check/",
+            self.admin_site.admin_view(self.access_check_view),
+            name="tickets_ticket_access_check",
+        )
+        return [check, *super().get_urls()]
+
+    def access_check_view(self, request):
+        """Why can (or can't) this person see this ticket, and what may they do to it?"""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if "person" in request.GET:
+            form = AccessCheckForm(request.GET)
+        else:
+            # From a ticket's page: the number is filled in, nothing is checked yet.
+            form = AccessCheckForm(initial={"ticket": request.GET.get("ticket", "")[:40]})
+        answer = None
+        if form.is_bound and form.is_valid():
+            answer = access_answer(form.cleaned_data["person"], form.cleaned_data["ticket"])
+        people = (
+            User.objects.filter(Q(agent__isnull=False) | Q(is_superuser=True), is_active=True)
+            .order_by("username")
+            .values_list("username", flat=True)[:SUGGESTED_PEOPLE_LIMIT]
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Access check",
+            "subtitle": None,
+            "form": form,
+            "answer": answer,
+            "people": people,
+        }
+        return TemplateResponse(request, "admin/tickets/ticket/access_check.html", context)
 
     @admin.display(description="access")
     def access_explanation(self, obj: Ticket) -> str:

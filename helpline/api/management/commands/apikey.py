@@ -1,14 +1,17 @@
 """`helpline apikey create USERNAME [--scope S ...] [--allow-ip CIDR ...]`, `list`, `revoke`.
 
 `create` prints the new key alone on its last line, so scripts can take it with `tail -n1`.
+Creating and revoking are recorded in the audit log with the channel "cli".
 """
 
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 from django.utils import timezone
 
+from helpline import audit
 from helpline.accounts.models import User
 from helpline.api.models import KEY_PREFIX, ApiKey, Scope
 
@@ -39,7 +42,8 @@ class Command(BaseCommand):
         revoke.add_argument("prefix", help=f"As listed, with or without “{KEY_PREFIX}_”.")
 
     def handle(self, *args, action: str, **options):
-        getattr(self, f"_{action}")(**options)
+        with audit.acting_as(audit.command_label(f"apikey {action}"), channel="cli"):
+            getattr(self, f"_{action}")(**options)
 
     def _create(self, username, scope, allow_ip, name, expires_days, rate_limit, **_):
         user = User.objects.filter(username=username).first()
@@ -81,9 +85,16 @@ class Command(BaseCommand):
 
     def _revoke(self, prefix, **_):
         prefix = prefix.removeprefix(f"{KEY_PREFIX}_").rstrip("…")
-        updated = ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
-        if not updated:
-            raise CommandError(f"No active key with the prefix “{prefix}”.")
+        with transaction.atomic():
+            # A save, not a queryset update: the audit log records saves (update() sends no
+            # signal), and the row lock keeps two revocations from racing.
+            key = (
+                ApiKey.objects.select_for_update()
+                .filter(prefix=prefix, revoked_at__isnull=True)
+                .first()
+            )
+            if key is None:
+                raise CommandError(f"No active key with the prefix “{prefix}”.")
+            key.revoked_at = timezone.now()
+            key.save(update_fields=["revoked_at"])
         self.stdout.write(f"Revoked {KEY_PREFIX}_{prefix}.")
