@@ -65,7 +65,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset):
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        # Row by row (not a bulk update) so that each revocation reaches the audit log.
+        now, count = timezone.now(), 0
+        for key in queryset.filter(revoked_at__isnull=True):
+            key.revoked_at = now
+            key.save(update_fields=["revoked_at"])
+            count += 1
         self.message_user(request, f"{count} key(s) revoked.")
 
 
@@ -92,9 +97,14 @@ class WebhookAdmin(admin.ModelAdmin):
 
     @admin.action(description="Activate again (reset the failure count)")
     def reactivate(self, request, queryset):
-        count = queryset.update(
-            is_active=True, failure_streak=0, disabled_at=None, disabled_reason=""
-        )
+        count = 0
+        for hook in queryset:  # Row by row: each one reaches the audit log.
+            hook.is_active, hook.failure_streak = True, 0
+            hook.disabled_at, hook.disabled_reason = None, ""
+            hook.save(
+                update_fields=["is_active", "failure_streak", "disabled_at", "disabled_reason"]
+            )
+            count += 1
         self.message_user(request, f"{count} webhook(s) active again.")
 
 

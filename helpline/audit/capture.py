@@ -72,6 +72,9 @@ def connect() -> None:
     user_model = apps.get_model("accounts", "User")
     pre_delete.connect(_before_user_delete, sender=user_model, dispatch_uid="helpline.audit.actor")
     user_logged_in.connect(_signed_in, dispatch_uid="helpline.audit.signed_in")
+    from helpline.tickets import hooks
+
+    hooks.on_ticket_deleted(_ticket_deleted)
 
 
 def _resolve(spec: registry.Audited, model: type[models.Model]) -> Tracked:
@@ -269,6 +272,25 @@ def _signed_in(sender, request, user, **kwargs):
     if actor.user is None and actor.request is None:
         actor = context.Actor(channel=actor.channel, label=actor.label, user=user)
     _write(user, Action.SIGNED_IN, {}, actor, None)
+
+
+# --- deleted tickets ------------------------------------------------------------------------
+
+
+def _ticket_deleted(summary: dict, user, reason: str) -> None:
+    """A deleted ticket leaves no history of its own: the audit log keeps what it was."""
+    from helpline.tickets.models import Ticket
+
+    actor = context.current_actor()
+    if actor.resolve_user() is None and user is not None:
+        actor = context.Actor(
+            channel=actor.channel, label=actor.label, user=user, ip_address=actor.ip_address
+        )
+    ticket = Ticket(pk=summary.get("id"), number=summary["number"], subject=summary["subject"])
+    changes = {key: [value, None] for key, value in summary.items() if key != "id"}
+    if reason:
+        changes["reason"] = [None, reason]
+    _write(ticket, Action.DELETED, changes, actor, None)
 
 
 # --- writing --------------------------------------------------------------------------------

@@ -990,6 +990,7 @@ def delete_ticket(actor: User, ticket: Ticket, *, reason: str = "") -> dict:
         t = _lock(ticket, None, actor, Permission.DELETE)
         files = list(Attachment.objects.filter(entry__ticket=t).values_list("file", flat=True))
         summary = {
+            "id": t.pk,
             "number": t.number,
             "subject": t.subject,
             "requester": t.requester.email or t.requester.username,

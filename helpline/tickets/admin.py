@@ -11,7 +11,7 @@ import re
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, TextField
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -26,6 +26,7 @@ from helpline.tickets.models import (
     Event,
     HelpdeskConfig,
     HelpTopic,
+    HelpTopicField,
     Notification,
     Priority,
     Status,
@@ -159,9 +160,28 @@ def _has_role_in(user, department) -> bool:
     )
 
 
+class HelpTopicFieldInline(admin.TabularInline):
+    """The topic's custom fields, asked on the portal and agent forms in this order."""
+
+    model = HelpTopicField
+    extra = 0
+    fields = (
+        "order",
+        "name",
+        "label",
+        "kind",
+        "choices",
+        "required",
+        "requester_can_see",
+        "help_text",
+    )
+    formfield_overrides = {TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
+
+
 @admin.register(HelpTopic)
 class HelpTopicAdmin(admin.ModelAdmin):
     form = HelpTopicForm
+    inlines = [HelpTopicFieldInline]
     list_display = (
         "name",
         "department",

@@ -115,3 +115,18 @@ def test_api_delete_then_404(client, support_ticket, deleter):
     response = _api(client, key, "delete", f"/tickets/{support_ticket.number}?reason=spam")
     assert response.status_code == 204
     assert _api(client, key, "get", f"/tickets/{support_ticket.number}").status_code == 404
+
+
+def test_the_audit_log_keeps_what_was_deleted_and_by_whom(client_for, support_ticket, deleter):
+    from helpline.audit.models import Action, AuditEntry
+
+    number, subject = support_ticket.number, support_ticket.subject
+    client_for(deleter).post(
+        f"/staff/tickets/{number}/delete/", {"confirm": number, "reason": "Opened twice"}
+    )
+    entry = AuditEntry.objects.get(action=Action.DELETED, content_type__model="ticket")
+    assert entry.actor_id == deleter.pk and entry.channel == "web"
+    assert entry.object_id == str(support_ticket.pk)
+    assert number in entry.object_repr
+    assert entry.changes["subject"] == [subject, None]
+    assert entry.changes["reason"] == [None, "Opened twice"]
