@@ -321,6 +321,11 @@ def _topic_data(org, plan) -> dict:
         "auto_assign_team": "",
         "active": "on",
         "public": "on",
+        # The custom fields inline, empty.
+        "fields-TOTAL_FORMS": "0",
+        "fields-INITIAL_FORMS": "0",
+        "fields-MIN_NUM_FORMS": "0",
+        "fields-MAX_NUM_FORMS": "1000",
     }
 
 
