@@ -5,6 +5,8 @@ whatever it carries) and the action checks again. Bad input re-renders the page 
 form's errors in place; success redirects back to the ticket (post/redirect/get).
 """
 
+import functools
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -202,6 +204,31 @@ def change_status(request: HttpRequest, number: str) -> HttpResponse:
     return redirect(ticket_url(ticket, "main"))
 
 
+def _versioned_change(request, ticket, form, what: str, change, form_kwargs=None) -> HttpResponse:
+    """A panel form carrying the version the agent saw → `change(data)` → back to the ticket.
+
+    `change` calls the action (with expected_version) and returns the success message. A
+    change made meanwhile re-renders with the typed input kept (409); bad input shows the
+    form's or the action's errors in place (400).
+    """
+    if not form.is_valid():
+        return page_with(request, ticket, form, 400)
+    data = form.cleaned_data
+    kwargs = form_kwargs or {}
+    stale = functools.partial(stale_page, request, ticket.number, type(form), what, **kwargs)
+    if data["version"] != ticket.version:
+        return stale()
+    try:
+        message = change(data)
+    except actions.StaleTicket:
+        return stale()
+    except ValidationError as exc:
+        add_action_errors(form, exc)
+        return page_with(request, ticket, form, 400)
+    messages.success(request, message)
+    return redirect(ticket_url(ticket, "main"))
+
+
 @require_POST
 @agent_view
 def due_time(request: HttpRequest, number: str) -> HttpResponse:
@@ -209,25 +236,16 @@ def due_time(request: HttpRequest, number: str) -> HttpResponse:
     user = request.user
     ticket = load_ticket(user, number)
     access.check(user, Permission.EDIT, ticket)
-    form = DueForm(request.POST, auto_id="due_%s")
-    if not form.is_valid():
-        return page_with(request, ticket, form, 400)
-    data = form.cleaned_data
-    if data["version"] != ticket.version:
-        return stale_page(request, number, DueForm, "due time")
-    due_at = None if data["reset"] else data["due_at"]
-    try:
+
+    def change(data) -> str:
+        due_at = None if data["reset"] else data["due_at"]
         actions.set_due_time(user, ticket, due_at, expected_version=data["version"])
-    except actions.StaleTicket:
-        return stale_page(request, number, DueForm, "due time")
-    except ValidationError as exc:
-        add_action_errors(form, exc)
-        return page_with(request, ticket, form, 400)
-    if due_at is None:
-        messages.success(request, f"Due time reset to the SLA plan's: {stamp(ticket.due_at)}.")
-    else:
-        messages.success(request, f"Due time set to {stamp(ticket.due_at)}.")
-    return redirect(ticket_url(ticket, "main"))
+        if due_at is None:
+            return f"Due time reset to the SLA plan's: {stamp(ticket.due_at)}."
+        return f"Due time set to {stamp(ticket.due_at)}."
+
+    form = DueForm(request.POST, auto_id="due_%s")
+    return _versioned_change(request, ticket, form, "due time", change)
 
 
 @require_POST
@@ -237,23 +255,14 @@ def custom_field_values(request: HttpRequest, number: str) -> HttpResponse:
     user = request.user
     ticket = load_ticket(user, number)
     access.check(user, Permission.EDIT, ticket)
+
+    def change(data) -> str:
+        values = custom_fields.from_form(data)
+        actions.set_fields(user, ticket, values, expected_version=data["version"])
+        return "Fields saved."
+
     form = FieldsForm(request.POST, ticket=ticket, auto_id="fields_%s")
-    if not form.is_valid():
-        return page_with(request, ticket, form, 400)
-    data = form.cleaned_data
-    if data["version"] != ticket.version:
-        return stale_page(request, number, FieldsForm, "fields", ticket=ticket)
-    try:
-        actions.set_fields(
-            user, ticket, custom_fields.from_form(data), expected_version=data["version"]
-        )
-    except actions.StaleTicket:
-        return stale_page(request, number, FieldsForm, "fields", ticket=ticket)
-    except ValidationError as exc:
-        add_action_errors(form, exc)
-        return page_with(request, ticket, form, 400)
-    messages.success(request, "Fields saved.")
-    return redirect(ticket_url(ticket, "main"))
+    return _versioned_change(request, ticket, form, "fields", change, {"ticket": ticket})
 
 
 @require_POST
