@@ -212,6 +212,9 @@ def remove_collaborator(request: HttpRequest, number: Number, user_id: Id):
 def merge(request: HttpRequest, number: Number, payload: MergeIn):
     """Merge this ticket into another: its thread moves there and it is closed."""
     user, ticket = _writable(request, number)
+    # The permission on this ticket first: a role that may not merge learns nothing about
+    # whether the other ticket exists.
+    access.check(user, Permission.MERGE, ticket)
     into = load_ticket(user, payload.into)
     actions.merge(user, ticket, into)
     return _summary(into)

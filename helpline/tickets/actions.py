@@ -369,6 +369,9 @@ def open_ticket(
     given explicitly, and the department's and the help desk's defaults fill the rest.
     """
     subject = _validate_text(subject, "subject", "The subject", SUBJECT_MAX)
+    # Assigning at intake is assigning: the actor's role must allow it. Help topics and routing
+    # rules assign on the help desk's behalf, so only the caller's explicit choice is checked.
+    chooses_assignment = assignee is not None or team is not None
     _body_required(body, body_html, attachments)
     _validate_attachments(attachments)
     if source not in Source.values:
@@ -423,10 +426,16 @@ def open_ticket(
     on_behalf = actor is not None and actor.pk != requester.pk
     if on_behalf and not access.is_agent(actor):
         raise access.AccessDenied("Only agents can open tickets for someone else.")
-    if on_behalf and not access.is_admin(actor):
-        roles = access.agent_profile(actor).department_roles()
-        if department.pk not in roles:
+    if (on_behalf or chooses_assignment) and actor is not None and not access.is_admin(actor):
+        profile = access.agent_profile(actor)
+        roles = profile.department_roles() if profile is not None else {}
+        if on_behalf and department.pk not in roles:
             raise access.AccessDenied(f"You have no access to {department}.")
+        role = roles.get(department.pk)
+        if chooses_assignment and (role is None or not role.allows(Permission.ASSIGN)):
+            raise access.AccessDenied(
+                f"Your role in {department} does not allow you to assign tickets."
+            )
 
     at = created_at or timezone.now()
     with transaction.atomic():

@@ -68,8 +68,10 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
         form.add_error(None, f"A routing rule rejected this ticket: {exc.reason}")
         return render(request, "staff/new_ticket.html", {"form": form}, status=400)
     except access.AccessDenied as exc:
-        # Opening in a department the agent lacks is a choice on the form, not a forged request.
-        form.add_error("department", exc.message)
+        # Opening in a department the agent lacks, or assigning without the right to, is a
+        # choice on the form, not a forged request.
+        assigning = "assign" in exc.message and (data["assignee"] or data["team"])
+        form.add_error("assignee" if assigning else "department", exc.message)
         return render(request, "staff/new_ticket.html", {"form": form}, status=400)
     who = f"{requester.display_name} (new requester)" if created else requester.display_name
     messages.success(request, f"Ticket #{ticket.number} opened for {who}.")

@@ -87,11 +87,15 @@ def _first_response_summary(ticket: Ticket, now: datetime) -> dict:
     return {"text": time_left(due, now), "overdue": due < now}
 
 
-def _thread(ticket: Ticket, show_notes: bool, now: datetime) -> list[ThreadItem]:
+def _thread(ticket: Ticket, as_agent: bool, now: datetime) -> list[ThreadItem]:
+    """Entries and events in time order. Someone who sees the ticket only as its requester or a
+    collaborator gets what the portal shows: no internal notes and no history (agents' reasons)."""
     entries = ticket.entries.select_related("author").prefetch_related("attachments")
-    if not show_notes:
+    if not as_agent:
         entries = entries.exclude(kind=EntryKind.NOTE)
     events = ticket.events.select_related("actor").exclude(kind__in=SHOWN_AS_ENTRIES)
+    if not as_agent:
+        events = events.none()
     # At the same instant: the "created" event first, then entries, then the changes they caused.
     keyed = [
         ((e.created_at, 1, e.pk), ThreadItem(e.created_at, relative(e.created_at, now), e))

@@ -1,0 +1,1 @@
+"""The cross-channel permission matrix: personas × ticket situations × endpoints, per channel."""
