@@ -3,9 +3,7 @@
 from datetime import time
 
 import pytest
-from django import forms
 from django.contrib import admin
-from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
@@ -15,44 +13,8 @@ from helpline.accounts.models import Agent, DepartmentAccess, Role, User
 from helpline.sla.models import Schedule, ScheduleShift, SLAPlan
 from helpline.tickets import access, actions
 from helpline.tickets.models import HelpdeskConfig, HelpTopic, Priority, Ticket
-
-
-def _url(model, view: str, *args) -> str:
-    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
-
-
-def _field_data(form) -> dict:
-    """What a browser would post for `form` as rendered (unbound: its initial values)."""
-    data = {}
-    for bound in form:
-        if bound.field.disabled:
-            continue
-        widget = bound.field.widget
-        if isinstance(widget, RelatedFieldWidgetWrapper):
-            widget = widget.widget
-        value = bound.value()
-        if isinstance(widget, forms.MultiWidget):
-            for index, part in enumerate(widget.decompress(value)):
-                data[f"{bound.html_name}_{index}"] = "" if part is None else str(part)
-        elif isinstance(widget, forms.CheckboxInput):
-            if value:
-                data[bound.html_name] = "on"
-        elif isinstance(value, list | tuple):
-            data[bound.html_name] = [str(getattr(v, "pk", v)) for v in value]
-        else:
-            data[bound.html_name] = "" if value is None else str(getattr(value, "pk", value))
-    return data
-
-
-def change_form_data(response) -> dict:
-    """The POST data of an admin change page: the main form plus every inline formset."""
-    data = _field_data(response.context["adminform"].form)
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        data.update(_field_data(formset.management_form))
-        for form in formset.forms:
-            data.update(_field_data(form))
-    return data
+from tests.admin_forms import admin_url as _url
+from tests.admin_forms import form_data as change_form_data
 
 
 @pytest.fixture

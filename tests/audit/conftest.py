@@ -1,53 +1,13 @@
 """Shared helpers: the admin panel as the demo admin, and the audit entries of one object."""
 
 import pytest
-from django import forms
-from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.contrib.contenttypes.models import ContentType
-from django.urls import reverse
 
 from helpline.audit.models import AuditEntry
+from tests.admin_forms import admin_url, form_data  # noqa: F401  (used by the tests)
 
 # A documentation address (RFC 5737): the requests of these tests come "from" it.
 ADMIN_IP = "198.51.100.7"
-
-
-def admin_url(model, view: str, *args) -> str:
-    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
-
-
-def _field_data(form) -> dict:
-    """What a browser would post for `form` as rendered (its initial values)."""
-    data = {}
-    for bound in form:
-        if bound.field.disabled:
-            continue
-        widget = bound.field.widget
-        if isinstance(widget, RelatedFieldWidgetWrapper):
-            widget = widget.widget
-        value = bound.value()
-        if isinstance(widget, forms.MultiWidget):
-            for index, part in enumerate(widget.decompress(value)):
-                data[f"{bound.html_name}_{index}"] = "" if part is None else str(part)
-        elif isinstance(widget, forms.CheckboxInput):
-            if value:
-                data[bound.html_name] = "on"
-        elif isinstance(value, list | tuple):
-            data[bound.html_name] = [str(getattr(v, "pk", v)) for v in value]
-        else:
-            data[bound.html_name] = "" if value is None else str(getattr(value, "pk", value))
-    return data
-
-
-def form_data(response) -> dict:
-    """The POST data of an admin add or change page: the main form plus every inline formset."""
-    data = _field_data(response.context["adminform"].form)
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        data.update(_field_data(formset.management_form))
-        for form in formset.forms:
-            data.update(_field_data(form))
-    return data
 
 
 def entries_for(obj, **filters) -> list[AuditEntry]:
