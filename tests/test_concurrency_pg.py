@@ -24,14 +24,10 @@ from helpline.tickets.models import (
     Status,
     Ticket,
 )
+from tests.databases import postgres_only
 
 pytestmark = [
-    pytest.mark.postgres_only,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="needs PostgreSQL: concurrent writers and row locks "
-        "(run via scripts/pg-throwaway.sh)",
-    ),
+    *postgres_only(),
     pytest.mark.django_db(transaction=True),
 ]
 

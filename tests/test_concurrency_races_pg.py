@@ -12,7 +12,6 @@ from email.message import EmailMessage
 from email.policy import SMTP
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from helpline.accounts.models import Department, Team
@@ -28,6 +27,7 @@ from helpline.tickets.models import (
     Status,
     Ticket,
 )
+from tests.databases import postgres_only
 from tests.mail.conftest import dovecot, imap_server  # noqa: F401 - fixtures for the fetchers
 from tests.test_concurrency_pg import (
     Writers,
@@ -38,12 +38,7 @@ from tests.test_concurrency_pg import (
 )
 
 pytestmark = [
-    pytest.mark.postgres_only,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="needs PostgreSQL: concurrent writers and row locks "
-        "(run via scripts/pg-throwaway.sh)",
-    ),
+    *postgres_only(),
     pytest.mark.django_db(transaction=True),
 ]
 

@@ -39,6 +39,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from helpline.mail.models import AfterFetch
+from tests.databases import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -365,14 +366,6 @@ def _helpline() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "helpline.cli"]
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    user = db.get("USER") or "postgres"
-    auth = f"{user}:{db['PASSWORD']}" if db.get("PASSWORD") else user
-    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
-    return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
-
-
 class Desk:
     """Runs `helpline` commands on this test's database and reads what they left.
 
@@ -394,7 +387,7 @@ class Desk:
         )
         self.file = var_dir / "helpline.sqlite3"  # the settings' default under HELPLINE_VAR_DIR
         if ON_POSTGRES:
-            self.env["DATABASE_URL"] = _database_url()
+            self.env["DATABASE_URL"] = database_url()
         else:
             connection.ensure_connection()
             with closing(sqlite3.connect(self.file)) as target:

@@ -18,13 +18,11 @@ from helpline.accounts.models import User
 from helpline.bench.load import seed
 from helpline.tickets import queues
 from helpline.tickets.models import State, Ticket
+from tests.databases import postgres_only
 
 pytestmark = [
-    pytest.mark.postgres_only,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="query plans are PostgreSQL's (EXPLAIN); CI runs this file there "
-        "(scripts/pg-throwaway.sh)",
+    *postgres_only(
+        "query plans are PostgreSQL's (EXPLAIN); CI runs this file there (scripts/pg-throwaway.sh)"
     ),
 ]
 

@@ -15,19 +15,17 @@ from pathlib import Path
 import pytest
 import requests
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.db import connection
 
 from helpline.accounts.demo import load_demo
 from helpline.accounts.models import User
 from helpline.tickets import actions
 from helpline.tickets.models import EntryKind
+from tests.databases import database_url, postgres_only
 
 pytestmark = [
-    pytest.mark.postgres_only,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="two processes share one database only on a server database "
-        "(run via scripts/pg-throwaway.sh)",
+    *postgres_only(
+        "two processes share one database only on a server database "
+        "(run via scripts/pg-throwaway.sh)"
     ),
     pytest.mark.django_db(transaction=True),
 ]
@@ -41,20 +39,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    user = db.get("USER") or "postgres"
-    auth = f"{user}:{db['PASSWORD']}" if db.get("PASSWORD") else user
-    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
-    return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
-
-
 @pytest.fixture
 def two_hosts(tmp_path):
     """Two gunicorn processes (one worker each) on their own ports, same database."""
     env = dict(
         os.environ,
-        DATABASE_URL=_database_url(),
+        DATABASE_URL=database_url(),
         DEBUG="1",  # static files from the finders: no collectstatic in a test
         LOG_LEVEL="ERROR",
         HELPLINE_VAR_DIR=str(tmp_path),
