@@ -159,8 +159,9 @@ def test_a_team_message_alert_costs_the_same_for_small_and_large_teams(org, kare
                 )
             )
         team.members.add(*extra)
+        # Assigned at intake by the help desk (a requester may not choose a team).
         ticket = actions.open_ticket(
-            karen, requester=karen, subject=f"Team {size}", body="Hi.", team=team
+            None, requester=karen, subject=f"Team {size}", body="Hi.", team=team
         )
         with CaptureQueriesContext(connection) as ctx:
             actions.add_message(User.objects.get(pk=karen.pk), ticket, "More details.")
