@@ -578,3 +578,15 @@ def test_transfer_keeps_an_assignee_with_access_in_the_target(org, people):
     assert ticket.assignee_id == people.jane.pk
     assert not ticket.events.filter(kind=EventKind.RELEASED).exists()
     assert access.visible_tickets(_user("jane")).filter(pk=ticket.pk).exists()
+
+
+def test_assigning_at_intake_needs_the_assign_permission(org, karen, garnet, john):
+    """Choosing an assignee or team while opening is assigning; help topics may still do it."""
+    team = org.team("Level 1 Support")
+    before = Ticket.objects.count()
+    for actor in (karen, garnet):  # A requester; an agent whose role cannot assign.
+        with pytest.raises(access.AccessDenied):
+            actions.open_ticket(actor, requester=karen, subject="S", body="B", team=team)
+    assert Ticket.objects.count() == before
+    ticket = actions.open_ticket(john, requester=karen, subject="S", body="B", team=team)
+    assert ticket.team == team
