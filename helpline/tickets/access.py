@@ -211,6 +211,13 @@ def explain(user, ticket: Ticket) -> Explanation:
         reasons.append(
             "Allowed: " + ", ".join(granted) + "." if granted else "View only: no changes allowed."
         )
-    elif not visible:
+    elif visible:
+        who = "the requester" if ticket.requester_id == user.pk else "a collaborator"
+        reasons.append(
+            f"{user} is {who} of this ticket: they see it as a requester does (no internal "
+            "notes or history) and may only write to it."
+        )
+        allowed["message"] = True
+    else:
         reasons.append("So the ticket is invisible to them.")
     return Explanation(visible, reasons, allowed)
