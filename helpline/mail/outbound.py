@@ -20,6 +20,7 @@ from django.utils.html import escape, linebreaks
 from helpline.mail.quotes import REPLY_MARKER
 from helpline.mail.threading import make_message_id
 from helpline.tickets.models import Notification, NotificationKind, ThreadEntry, Ticket
+from helpline.tickets.text import header_text
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,7 @@ def render(notification: Notification) -> Rendered:
         subject = _render(_text_engine, subject_src, context)
         text = _render(_text_engine, text_src, context)
         html = ""
-    subject = " ".join(subject.split())
+    subject = header_text(subject)
     number_tag = f"[#{notification.ticket.number}]"
     if number_tag not in subject:
         subject = f"{number_tag} {subject}"

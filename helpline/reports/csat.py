@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from helpline.reports.models import CsatSurvey, SatisfactionSettings, survey_link
 from helpline.tickets.models import CLOSED_STATES, EventKind, Ticket
+from helpline.tickets.text import header_text
 
 log = logging.getLogger(__name__)
 COMMENT_MAX = 2000
@@ -104,7 +105,7 @@ def survey_message(survey: CsatSurvey) -> EmailMultiAlternatives:
         "page": survey_link(survey),
     }
     message = EmailMultiAlternatives(
-        subject=f"[#{ticket.number}] How did we do? {ticket.subject}"[:250],
+        subject=header_text(f"[#{ticket.number}] How did we do? {ticket.subject}")[:250],
         body=render_to_string("reports/email/survey.txt", context),
         from_email=_from_address(ticket),
         to=[survey.email],
@@ -199,9 +200,9 @@ def notify_manager(survey_id: int) -> bool:
         "staff_url": f"{settings.SITE_URL}/staff/tickets/{ticket.number}/",
     }
     EmailMultiAlternatives(
-        subject=f"[#{ticket.number}] Low satisfaction rating ({survey.rating}/5): {ticket.subject}"[
-            :250
-        ],
+        subject=header_text(
+            f"[#{ticket.number}] Low satisfaction rating ({survey.rating}/5): {ticket.subject}"
+        )[:250],
         body=render_to_string("reports/email/low_rating.txt", context),
         from_email=_from_address(ticket),
         to=[manager.email],

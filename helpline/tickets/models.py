@@ -4,9 +4,10 @@ import secrets
 from pathlib import PurePath
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import SuspiciousFileOperation, ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.text import get_valid_filename
 
 
 class State(models.TextChoices):
@@ -345,8 +346,18 @@ class ThreadEntry(models.Model):
 
 
 def attachment_path(instance: "Attachment", filename: str) -> str:
-    # Random directory names: stored paths reveal nothing and never collide.
-    return f"attachments/{timezone.now():%Y/%m}/{secrets.token_hex(16)}/{PurePath(filename).name}"
+    # Random directory names: stored paths reveal nothing and never collide. The stored name is
+    # the storage-safe form of the file name (the name as sent is kept in `filename` for
+    # display); a name with nothing storable left (e.g. only punctuation) becomes "attachment".
+    name = get_valid_filename_or_none(PurePath(filename).name) or "attachment"
+    return f"attachments/{timezone.now():%Y/%m}/{secrets.token_hex(16)}/{name}"
+
+
+def get_valid_filename_or_none(name: str) -> str | None:
+    try:
+        return get_valid_filename(name)
+    except SuspiciousFileOperation:
+        return None
 
 
 class Attachment(models.Model):

@@ -73,3 +73,13 @@ def html_to_text(raw: str) -> str:
     text = html.unescape(_TAG.sub("", text))
     lines = [line.rstrip() for line in text.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def header_text(value: str) -> str:
+    """Text for a mail header: one line, and no RFC 2047 encoded-word a mail parser would decode.
+
+    A subject typed as "=?utf-8?q?Hi=0D=0ABcc:…?=" would otherwise be decoded when the message is
+    built and its line breaks written raw (CVE-2024-6923 on older Pythons): a word joiner between
+    "=" and "?" keeps it literal text, and looks the same.
+    """
+    return " ".join(value.split()).replace("=?", "=\u2060?")
