@@ -72,11 +72,9 @@ def signed_in(user: User) -> Client:
 
 
 def has_custom_fields() -> bool:
-    """The custom-fields work has landed and the demo's Hardware topic asks for asset_tag."""
-    try:
-        from helpline.tickets.models import HelpTopicField
-    except ImportError:
-        return False
+    """The demo's Hardware topic asks for asset_tag (the custom field the payloads go into)."""
+    from helpline.tickets.models import HelpTopicField
+
     return HelpTopicField.objects.filter(help_topic__name="Hardware", name=CUSTOM_FIELD).exists()
 
 
