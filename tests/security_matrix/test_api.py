@@ -256,11 +256,7 @@ def _check_read(world: World, persona: str, key: str, call: ApiCall, response) -
     assert bool(data["events"]) == works
 
 
-def _api_param(cell):
-    return pytest.param(cell, id=situation_id(cell))
-
-
-@pytest.mark.parametrize("cell", [_api_param(c) for c in API_CELLS])
+@pytest.mark.parametrize("cell", API_CELLS, ids=situation_id)
 def test_api_call(world, cell):
     persona, _, key, name = cell
     call = CALLS_BY_NAME[name]
@@ -334,11 +330,7 @@ def open_expectation(persona: str, department: str, assigned: bool) -> str | int
     return OK
 
 
-def _open_param(cell):
-    return pytest.param(cell, id=situation_id(cell))
-
-
-@pytest.mark.parametrize("cell", [_open_param(c) for c in OPEN_CELLS])
+@pytest.mark.parametrize("cell", OPEN_CELLS, ids=situation_id)
 def test_api_open_on_behalf(world, cell):
     persona, department, assigned = cell
     expected = open_expectation(persona, department, assigned)

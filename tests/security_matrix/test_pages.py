@@ -157,11 +157,7 @@ def _check_shown(page: Page, persona: str, key: str, response) -> None:
         assert note_of(key) not in text and reason_of(key) not in text
 
 
-def _page_param(cell):
-    return pytest.param(cell, id=situation_id(cell))
-
-
-@pytest.mark.parametrize("cell", [_page_param(c) for c in PAGE_CELLS])
+@pytest.mark.parametrize("cell", PAGE_CELLS, ids=situation_id)
 def test_page(world, cell):
     persona, _, key, name = cell
     page = PAGES_BY_NAME[name]

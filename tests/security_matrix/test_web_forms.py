@@ -342,11 +342,7 @@ def on_behalf_expectation(persona: str, department: str, assigned: bool) -> str:
     return ALLOWED
 
 
-def _new_ticket_param(cell):
-    return pytest.param(cell, id=situation_id(cell))
-
-
-@pytest.mark.parametrize("cell", [_new_ticket_param(c) for c in NEW_TICKET_CELLS])
+@pytest.mark.parametrize("cell", NEW_TICKET_CELLS, ids=situation_id)
 def test_new_ticket_on_behalf(world, cell):
     persona, department, assigned = cell
     expected = on_behalf_expectation(persona, department, assigned)
