@@ -146,18 +146,27 @@ def _identity_confirmed(request: HttpRequest, form: IdentityForm) -> bool:
     return confirmed
 
 
+def _refused_without_identity(request: HttpRequest, identity_for: str) -> HttpResponse | None:
+    """For changes to two-factor itself: the answer when it is off or the password/code given
+    is wrong (the Security page with the error, 400); None when the change may go ahead."""
+    if not twofactor.has_two_factor(request.user):
+        return redirect("staff:security")
+    form = IdentityForm(request.POST)
+    if _identity_confirmed(request, form):
+        return None
+    context = _security_context(request, identity_form=form, identity_for=identity_for)
+    return render(request, "staff/security.html", context, status=400)
+
+
 @never_cache
 @sensitive_post_parameters("secret")
 @require_POST
 @agent_required
 def recovery_codes(request: HttpRequest) -> HttpResponse:
     """New recovery codes replace the old ones (after the password or a code)."""
-    if not twofactor.has_two_factor(request.user):
-        return redirect("staff:security")
-    form = IdentityForm(request.POST)
-    if not _identity_confirmed(request, form):
-        context = _security_context(request, identity_form=form, identity_for="codes")
-        return render(request, "staff/security.html", context, status=400)
+    refused = _refused_without_identity(request, "codes")
+    if refused is not None:
+        return refused
     return _show_recovery_codes(request, twofactor.new_recovery_codes(request.user), False)
 
 
@@ -166,12 +175,9 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
 @agent_required
 def turn_off(request: HttpRequest) -> HttpResponse:
     """Two-factor off (after the password or a code): the password alone signs in again."""
-    if not twofactor.has_two_factor(request.user):
-        return redirect("staff:security")
-    form = IdentityForm(request.POST)
-    if not _identity_confirmed(request, form):
-        context = _security_context(request, identity_form=form, identity_for="off")
-        return render(request, "staff/security.html", context, status=400)
+    refused = _refused_without_identity(request, "off")
+    if refused is not None:
+        return refused
     twofactor.turn_off(request.user)
     messages.success(request, "Two-factor sign-in is off. Your password alone signs you in now.")
     return redirect("staff:security")
