@@ -177,11 +177,22 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 2**20
 HELPLINE_GUEST_LINK_DAYS = int(os.environ.get("HELPLINE_GUEST_LINK_DAYS", "7"))
 HELPLINE_GUEST_LINK_SHOWN = env_bool("HELPLINE_GUEST_LINK_SHOWN")
 
+# Webhooks go to public addresses only; these networks (comma-separated CIDRs, e.g.
+# "10.20.0.0/16,fd00:1::/64") are allowed too, for a receiver on the local network.
+HELPLINE_WEBHOOK_ALLOWED_NETWORKS: list[str] = env_list("HELPLINE_WEBHOOK_ALLOWED_NETWORKS")
+
 # Lifecycle settings.
 HELPLINE_PENDING_AUTO_CLOSE_DAYS = int(os.environ.get("HELPLINE_PENDING_AUTO_CLOSE_DAYS", "14"))
 HELPLINE_RESOLVED_AUTO_CLOSE_DAYS = int(os.environ.get("HELPLINE_RESOLVED_AUTO_CLOSE_DAYS", "7"))
 HELPLINE_HELPDESK_NAME = os.environ.get("HELPLINE_HELPDESK_NAME", "Helpline")
 HELPLINE_DEFAULT_FROM = os.environ.get("DEFAULT_FROM_EMAIL", "support@helpline.example")
+
+# Mail in and out (README "Email"; the trust model in README "Mail you can trust").
+HELPLINE_MAIL_DOMAIN = os.environ.get("HELPLINE_MAIL_DOMAIN", "")
+HELPLINE_MAIL_REOPEN_CLOSED_DAYS = int(os.environ.get("HELPLINE_MAIL_REOPEN_CLOSED_DAYS", "30"))
+HELPLINE_MAIL_CC_COLLABORATORS = env_bool("HELPLINE_MAIL_CC_COLLABORATORS", True)
+# How long the signed reply token in a notification verifies its recipient's answer.
+HELPLINE_MAIL_REPLY_TOKEN_DAYS = int(os.environ.get("HELPLINE_MAIL_REPLY_TOKEN_DAYS", "180"))
 DEFAULT_FROM_EMAIL = HELPLINE_DEFAULT_FROM
 
 TASKS = {

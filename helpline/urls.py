@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/", include("helpline.api.urls")),
     path("staff/reports/", include("helpline.reports.urls")),
     path("survey/", include("helpline.reports.urls_public")),
+    path("staff/mail/", include("helpline.mail.urls")),
     path("staff/", include("helpline.tickets.urls_staff")),
     path("", include("helpline.automation.urls")),
     path("", include("helpline.tickets.urls_portal")),

@@ -17,11 +17,17 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from helpline.api import ssrf
+
 
 class Scope(models.TextChoices):
     TICKETS_READ = "tickets:read", "Read tickets and the help desk's configuration"
     TICKETS_WRITE = "tickets:write", "Open and work tickets"
     ADMIN_READ = "admin:read", "Read webhooks and their delivery log (administrators)"
+    TICKETS_INTAKE = (
+        "tickets:intake",
+        "osTicket-compatible intake: open tickets for anyone, as the system (agents, admins)",
+    )
 
 
 KEY_PREFIX = "hl"
@@ -164,6 +170,15 @@ def validate_webhook_url(url: str) -> None:
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError({"url": "Only http:// and https:// URLs can receive webhooks."})
+    # Host names are checked again after DNS at every delivery (helpline.api.ssrf).
+    refusal = ssrf.host_refusal(parts.hostname)
+    if refusal:
+        raise ValidationError(
+            {
+                "url": f"{refusal} An administrator can allow a local network with "
+                "HELPLINE_WEBHOOK_ALLOWED_NETWORKS."
+            }
+        )
 
 
 class Webhook(models.Model):

@@ -1,9 +1,13 @@
 """osTicket-compatible intake: POST /api/tickets.json, /api/tickets.xml, /api/tickets.email.
 
-A drop-in for existing osTicket integrations: the key goes in `X-API-Key` (a Helpline key with
-tickets:write, its IP rules applied), answers are plain text as osTicket gives them: 201 with the
-new ticket number, 400 with a message for bad input, 401 for a bad key, 403 when the ticket is
-refused. The key's user opens the ticket on behalf of the requester named by `email`.
+A drop-in for existing osTicket integrations: the key goes in `X-API-Key`, answers are plain text
+as osTicket gives them: 201 with the new ticket number, 400 with a message for bad input, 401 for
+a bad key, 403 when the key may not use the intake or the ticket is refused.
+
+Like osTicket's API keys these act as the system, opening tickets for whoever `email` names, so
+only keys of agents or administrators with the scope tickets:intake may use them (a requester's
+key could otherwise open tickets in anyone's name). `.email` goes through the mail trust model
+like any mailbox: the key does not vouch for the message's From:.
 """
 
 import logging
@@ -20,6 +24,8 @@ from helpline.api.auth import Caller, RateLimited, key_caller
 from helpline.api.errors import field_errors
 from helpline.api.intake_formats import BadPayload, IntakeRequest, parse_json, parse_xml
 from helpline.api.models import Scope
+from helpline.mail.ingest import ingest
+from helpline.mail.models import Outcome
 from helpline.tickets import access, actions
 from helpline.tickets.models import HelpTopic, Priority, Source
 
@@ -52,8 +58,14 @@ def _caller(request: HttpRequest) -> Caller:
         raise
     except HttpError as exc:
         raise Refused(exc.status_code, f"API key not authorized: {exc.message}")
-    if Scope.TICKETS_WRITE not in caller.scopes:
-        raise Refused(401, "API key not authorized: it lacks the scope tickets:write.")
+    if not access.is_agent(caller.user):
+        raise Refused(
+            403,
+            "API key not authorized: the osTicket-compatible intake takes keys of agents and "
+            "administrators only.",
+        )
+    if Scope.TICKETS_INTAKE not in caller.scopes:
+        raise Refused(403, "API key not authorized: it lacks the scope tickets:intake.")
     return caller
 
 
@@ -151,8 +163,10 @@ def tickets_xml(request: HttpRequest) -> HttpResponse:
 def tickets_email(request: HttpRequest) -> HttpResponse:
     """POST /api/tickets.email: a raw RFC 822 message, taken in by the email channel.
 
-    As if it had arrived in the mailbox: the sender is the requester, threading headers append
-    to an existing ticket. 201 with the ticket's number; 200 if the message was already taken in.
+    As if it had arrived in a mailbox with no trusted Authentication-Results host: threading and
+    the trust model decide (README "Mail you can trust"). 201 with the ticket's number when the
+    message opened or joined one, 202 when it waits in the review list, 200 if it was already
+    taken in.
     """
     if request.method != "POST":
         response = _plain(405, "Use POST to create a ticket.")
@@ -171,10 +185,11 @@ def tickets_email(request: HttpRequest) -> HttpResponse:
         return _plain(413, "The request body is too large.")
     if not body.strip():
         return _plain(400, "The request body must be a raw RFC 822 email message.")
-    from helpline.mail.ingest import ingest  # The email channel, loaded only when used.
 
     result = ingest(body)
-    if result.ticket is not None:
+    if result.outcome == Outcome.HELD:
+        return _plain(202, f"The message waits for review by an agent: {result.reason}")
+    if result.ticket is not None and result.outcome != Outcome.IGNORED:
         return _plain(201, result.ticket.number)
     if result.outcome == "duplicate":
         return _plain(200, "This message was already received.")

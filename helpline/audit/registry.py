@@ -136,6 +136,7 @@ NOT_AUDITED: dict[str, str] = {
     "automation.JobRun": "the scheduler's run log",
     "mail.FailedMail": "incoming mail that could not be taken in",
     "mail.ReceivedMail": "the incoming mail log",
+    "mail.HeldMail": "incoming mail waiting for review (decisions are recorded on the row)",
     "reports.CsatSurvey": "requesters' survey answers",
     "reports.TicketMetrics": "computed from tickets",
     "audit.AuditEntry": "the audit log itself",

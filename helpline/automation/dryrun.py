@@ -108,7 +108,7 @@ def _copied_in(parsed) -> list[User]:
     not our own addresses, not the sender, not banned, not agents."""
     from helpline.mail import loops
 
-    if not getattr(settings, "HELPLINE_MAIL_CC_COLLABORATORS", True):
+    if not settings.HELPLINE_MAIL_CC_COLLABORATORS:
         return []
     own = loops.own_addresses()
     addresses = [a for _, a in [*parsed.to, *parsed.cc] if a not in own and a != parsed.sender]

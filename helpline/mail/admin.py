@@ -3,7 +3,14 @@
 from django import forms
 from django.contrib import admin, messages
 
-from helpline.mail.models import BannedAddress, EmailTemplate, FailedMail, Mailbox, ReceivedMail
+from helpline.mail.models import (
+    BannedAddress,
+    EmailTemplate,
+    FailedMail,
+    HeldMail,
+    Mailbox,
+    ReceivedMail,
+)
 
 
 class MailboxForm(forms.ModelForm):
@@ -28,6 +35,10 @@ class MailboxForm(forms.ModelForm):
             "folder",
             "after_fetch",
             "move_to",
+            "subaddress_separator",
+            "trusted_authserv_ids",
+            "verify_dkim",
+            "cc_collaborators",
         ]
 
     def clean_password(self):
@@ -48,6 +59,17 @@ class MailboxAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "address", "active", "department", "help_topic"]}),
         ("IMAP", {"fields": ["host", "port", "security", "username", "password", "folder"]}),
         ("After fetching", {"fields": ["after_fetch", "move_to"]}),
+        (
+            "Trusting senders",
+            {
+                "fields": [
+                    "subaddress_separator",
+                    "trusted_authserv_ids",
+                    "verify_dkim",
+                    "cc_collaborators",
+                ]
+            },
+        ),
         ("Status", {"fields": ["last_fetched_at", "last_error"]}),
     ]
 
@@ -115,6 +137,24 @@ class ReceivedMailAdmin(admin.ModelAdmin):
     search_fields = ["sender", "subject", "message_id"]
     list_select_related = ["ticket"]
     raw_id_fields = ["ticket", "entry"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(HeldMail)
+class HeldMailAdmin(admin.ModelAdmin):
+    """Read-only record of the review list; agents decide in the panel (/staff/mail/review/)."""
+
+    list_display = ["received_at", "sender", "subject", "ticket", "sender_kind", "review", "reason"]
+    list_filter = ["review", "sender_kind", "mailbox"]
+    search_fields = ["sender", "subject"]
+    list_select_related = ["ticket"]
+    raw_id_fields = ["ticket", "entry", "decided_by"]
+    exclude = ["raw"]
 
     def has_add_permission(self, request):
         return False

@@ -7,11 +7,10 @@ returns, so the caller may then mark, move or delete it on the mail server. Only
 (the database is unreachable) must the caller leave the message where it is.
 """
 
-import inspect
 import logging
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import cache
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,13 +18,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from helpline.accounts.people import find_by_email, get_or_create_requester
-from helpline.mail import loops
-from helpline.mail.models import FailedMail, Mailbox, Outcome, ReceivedMail
+from helpline.mail import loops, trust
+from helpline.mail.models import FailedMail, HeldMail, Mailbox, Outcome, ReceivedMail
 from helpline.mail.parse import ParsedMessage, parse_message
 from helpline.mail.quotes import extract
-from helpline.mail.threading import BY_HEADER, BY_TOKEN, find_thread, strip_subject_tag
+from helpline.mail.threading import find_thread, strip_subject_tag, verified_reply_token
 from helpline.tickets import access, actions, hooks
 from helpline.tickets.models import Source, State, ThreadEntry, Ticket
+from helpline.tickets.text import html_to_text
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def ingest(raw: bytes, mailbox: Mailbox | None = None) -> Result:
     parsed = parse_message(raw)
     try:
         with transaction.atomic():
-            return _ingest(parsed, mailbox)
+            return _ingest(raw, parsed, mailbox)
     except IntegrityError:
         # Two deliveries of the same message raced; the other one won.
         if ReceivedMail.objects.filter(fingerprint=parsed.fingerprint).exists():
@@ -122,7 +122,7 @@ def _is_duplicate(parsed: ParsedMessage) -> bool:
     )
 
 
-def _ingest(parsed: ParsedMessage, mailbox: Mailbox | None) -> Result:
+def _ingest(raw: bytes, parsed: ParsedMessage, mailbox: Mailbox | None) -> Result:
     if _is_duplicate(parsed):
         return Result("duplicate", reason="Already received")
     if not parsed.sender:
@@ -139,30 +139,53 @@ def _ingest(parsed: ParsedMessage, mailbox: Mailbox | None) -> Result:
     sender = find_by_email(parsed.sender)
     if sender is not None and not sender.is_active:
         return _record(parsed, mailbox, Outcome.REJECTED, f"{parsed.sender} is deactivated")
-    thread = find_thread(parsed.thread_ids, parsed.subject, sender)
+    headers = trust.header_pairs(raw)
+    token = verified_reply_token(parsed.thread_ids, trust.recipient_fields(headers), parsed.sender)
+    thread = find_thread(parsed.thread_ids, parsed.subject, sender, token)
     ticket = thread.ticket
     if ticket is not None and _too_old(ticket):
         ticket = None  # A closed ticket long gone: the answer is a new request.
-    body, body_html = extract(parsed.text, parsed.raw_html)
-    attachments, dropped = _attachments(parsed)
+    mail = Incoming(raw, parsed, mailbox, trust.prove(raw, parsed.sender, headers, mailbox, token))
+    mail.body, mail.body_html = extract(parsed.text, parsed.raw_html)
+    mail.attachments, dropped = _attachments(parsed)
     if dropped:
-        body = body.rstrip() + "\n\n" + "\n".join(dropped)
+        mail.body = mail.body.rstrip() + "\n\n" + "\n".join(dropped)
     try:
         # A savepoint: a request a routing rule rejects leaves no new user behind.
         with transaction.atomic():
-            if sender is None:
-                sender, _ = get_or_create_requester(parsed.sender, parsed.sender_name)
             if ticket is None:
-                return _open(parsed, mailbox, sender, body, body_html, attachments, own)
-            how = thread.threaded_by
-            return _append(parsed, mailbox, ticket, how, sender, body, body_html, attachments)
+                if sender is None:
+                    sender, _ = get_or_create_requester(parsed.sender, parsed.sender_name)
+                return _open(mail, sender, own)
+            return _append(mail, ticket, thread.threaded_by, sender)
     except hooks.TicketRejected as rejected:
         rule = f" (rule “{rejected.rule}”)" if rejected.rule else ""
         return _record(parsed, mailbox, Outcome.REJECTED, f"{rejected.reason}{rule}")
 
 
+@dataclass
+class Incoming:
+    """One message on its way in: as received, as parsed, its proof of sender, its new part."""
+
+    raw: bytes
+    parsed: ParsedMessage
+    mailbox: Mailbox | None
+    proof: trust.Proof
+    body: str = ""
+    body_html: str = ""
+    attachments: list = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.body.strip() and not self.body_html and not self.attachments
+
+    def full_text(self) -> str:
+        """The whole message, kept when the shown text is only its new part."""
+        return self.parsed.text if self.body.strip() != self.parsed.text.strip() else ""
+
+
 def _too_old(ticket: Ticket) -> bool:
-    days = int(getattr(settings, "HELPLINE_MAIL_REOPEN_CLOSED_DAYS", 30))
+    days = settings.HELPLINE_MAIL_REOPEN_CLOSED_DAYS
     return (
         ticket.state == State.CLOSED
         and ticket.closed_at is not None
@@ -184,9 +207,12 @@ def _attachments(parsed: ParsedMessage) -> tuple[list[actions.NewAttachment], li
     return keep, dropped
 
 
-def _collaborators(parsed: ParsedMessage, sender, own: set[str]) -> list:
-    """People in Cc (and other To addresses) who join the ticket, if the setting allows."""
-    if not getattr(settings, "HELPLINE_MAIL_CC_COLLABORATORS", True):
+def _collaborators(mail: Incoming, sender, own: set[str]) -> list:
+    """People in Cc (and other To addresses) who join the ticket: only from a verified sender."""
+    parsed, mailbox = mail.parsed, mail.mailbox
+    if not mail.proof.verified or not settings.HELPLINE_MAIL_CC_COLLABORATORS:
+        return []
+    if mailbox is not None and not mailbox.cc_collaborators:
         return []
     addresses = [a for _, a in [*parsed.to, *parsed.cc] if a not in own and a != parsed.sender]
     addresses = list(dict.fromkeys(addresses))[:20]
@@ -205,81 +231,125 @@ def _collaborators(parsed: ParsedMessage, sender, own: set[str]) -> list:
     return people
 
 
-@cache
-def _accepts(function, parameter: str) -> bool:
-    return parameter in inspect.signature(function).parameters
-
-
-def _full_text(function, parsed: ParsedMessage, body: str) -> dict:
-    """Pass the whole message along once the action can store it (ThreadEntry.full_text)."""
-    if _accepts(function, "full_text") and body.strip() != parsed.text.strip():
-        return {"full_text": parsed.text}
-    return {}
-
-
-def _open(parsed, mailbox, sender, body, body_html, attachments, own) -> Result:
+def _open(mail: Incoming, sender, own: set[str]) -> Result:
+    parsed, mailbox = mail.parsed, mail.mailbox
     automated = parsed.automated_reason()
-    if not body.strip() and not body_html and not attachments:
-        body = "(empty message)"
     topic = mailbox.help_topic if mailbox and mailbox.help_topic_id else None
     if topic is not None and not topic.active:
         topic = None
-    recipient = mailbox.address if mailbox else (parsed.to[0][1] if parsed.to else "")
-    # Routing rules match on headers and the address written to (when the action takes them).
-    extra = {"headers": parsed.all_headers, "recipient": recipient}
-    extra = {k: v for k, v in extra.items() if _accepts(actions.open_ticket, k)}
     ticket = actions.open_ticket(
         sender,
         requester=sender,
         subject=strip_subject_tag(parsed.subject)[:250] or "(no subject)",
-        body=body,
-        body_html=body_html,
+        body=mail.body if not mail.empty else "(empty message)",
+        body_html=mail.body_html,
+        full_text=mail.full_text(),
         source=Source.EMAIL,
         help_topic=topic,
         department=mailbox.department if mailbox else None,
-        attachments=attachments,
-        collaborators=_collaborators(parsed, sender, own),
+        attachments=mail.attachments,
+        collaborators=_collaborators(mail, sender, own),
         message_id=parsed.message_id,
+        verification=mail.proof.verification,
         autorespond=not automated,
-        **extra,
-        **_full_text(actions.open_ticket, parsed, body),
+        # Routing rules match on headers and the address written to.
+        headers=parsed.all_headers,
+        recipient=mailbox.address if mailbox else (parsed.to[0][1] if parsed.to else ""),
     )
     entry = ticket.entries.order_by("id").first()
     reason = f"No acknowledgement: {automated}" if automated else ""
     return _record(parsed, mailbox, Outcome.NEW_TICKET, reason, ticket, entry)
 
 
-def _append(parsed, mailbox, ticket, threaded_by, sender, body, body_html, attachments) -> Result:
-    if not body.strip() and not body_html and not attachments:
+def _append(mail: Incoming, ticket: Ticket, threaded_by: str, sender) -> Result:
+    parsed, mailbox = mail.parsed, mail.mailbox
+    if mail.empty:
         return _record(parsed, mailbox, Outcome.IGNORED, "Nothing new in the message", ticket)
-    participant = access.can(sender, "message", ticket)
-    if not participant and access.is_agent(sender):
-        # An agent answering a notification: kept as an internal note (sending replies to the
-        # requester by email is a separate feature), so nothing leaks to the requester.
-        entry = actions.add_note(
-            sender, ticket, body, body_html=body_html, attachments=attachments, source="email"
-        )
-        return _record(parsed, mailbox, Outcome.NOTE, "", ticket, entry)
-    if not participant:
-        if threaded_by not in (BY_HEADER, BY_TOKEN):
-            raise ValidationError({"from": f"{parsed.sender} does not take part in the ticket."})
-        # They answer mail of this ticket (a colleague in Cc, a forwarded notification).
-        actions.add_collaborator(None, ticket, sender)
-    for person in _collaborators(parsed, sender, loops.own_addresses()):
-        if person.pk != ticket.requester_id and not access.can(person, "message", ticket):
-            actions.add_collaborator(None, ticket, person)
+    kind = trust.sender_kind(sender, ticket)
+    decision = trust.decide(kind, mail.proof.verified, ticket.state)
+    if decision.act == trust.Act.HOLD:
+        return _hold(mail, ticket, threaded_by, kind, decision.reason)
+    if decision.act == trust.Act.REPLY:
+        return _agent_answer(mail, ticket, threaded_by, sender)
+    if decision.add_cc:
+        for person in _collaborators(mail, sender, loops.own_addresses()):
+            if person.pk != ticket.requester_id and not access.can(person, "message", ticket):
+                actions.add_collaborator(None, ticket, person)
     entry = actions.add_message(
         sender,
         ticket,
-        body,
-        body_html=body_html,
-        attachments=attachments,
+        mail.body,
+        body_html=mail.body_html,
+        attachments=mail.attachments,
         source=Source.EMAIL,
         message_id=parsed.message_id,
         threaded_by=threaded_by,
-        **_full_text(actions.add_message, parsed, body),
+        full_text=mail.full_text(),
+        verification=mail.proof.verification,
     )
     return _record(parsed, mailbox, Outcome.MESSAGE, "", ticket, entry)
+
+
+NOTE_COMMAND = re.compile(r"^\s*#note\b[ \t:]*\n?", re.I)
+
+
+def note_command(body: str, body_html: str) -> tuple[bool, str, str]:
+    """`#note` at the top of an agent's mail: (is a note, body and HTML without the command)."""
+    text = body if (body or "").strip() else html_to_text(body_html)
+    if not NOTE_COMMAND.match(text):
+        return False, body, body_html
+    html = re.sub(r"#note\b:?", "", body_html, count=1, flags=re.I) if body_html else ""
+    return True, NOTE_COMMAND.sub("", body, count=1), html
+
+
+def _agent_answer(mail: Incoming, ticket: Ticket, threaded_by: str, agent) -> Result:
+    """A verified agent answering by email: a reply to the requester, or `#note` a note."""
+    parsed, mailbox = mail.parsed, mail.mailbox
+    automated = parsed.automated_reason()
+    if automated:
+        why = f"An automatic mail from an agent is not sent to the requester ({automated})."
+        return _record(parsed, mailbox, Outcome.IGNORED, why, ticket)
+    as_note, body, body_html = note_command(mail.body, mail.body_html)
+    write = actions.add_note if as_note else actions.reply
+    try:
+        entry = write(
+            agent,
+            ticket,
+            body,
+            body_html=body_html,
+            attachments=mail.attachments,
+            source=Source.EMAIL,
+            message_id=parsed.message_id,
+            verification=mail.proof.verification,
+        )
+    except access.AccessDenied as denied:
+        intent = "note" if as_note else "reply"
+        return _hold(mail, ticket, threaded_by, trust.SenderKind.AGENT, denied.message, intent)
+    outcome = Outcome.NOTE if as_note else Outcome.REPLY
+    return _record(parsed, mailbox, outcome, mail.proof.detail, ticket, entry)
+
+
+def _hold(
+    mail: Incoming, ticket: Ticket, threaded_by: str, kind: str, why: str, intent: str = ""
+) -> Result:
+    """Keep the message for an agent to accept or reject (the review list)."""
+    parsed, mailbox = mail.parsed, mail.mailbox
+    if not intent and kind == trust.SenderKind.AGENT:
+        intent = "note" if note_command(mail.body, mail.body_html)[0] else "reply"
+    HeldMail.objects.create(
+        ticket=ticket,
+        mailbox=mailbox,
+        raw=mail.raw,
+        sender=parsed.sender[:255],
+        subject=parsed.subject[:255],
+        preview=(mail.body or html_to_text(mail.body_html))[:5000],
+        sender_kind=kind,
+        verification=mail.proof.detail[:200],
+        threaded_by=threaded_by,
+        reason=why[:500],
+        intent=intent,
+    )
+    return _record(parsed, mailbox, Outcome.HELD, why, ticket)
 
 
 def _bounce(parsed: ParsedMessage, mailbox: Mailbox | None) -> Result:
@@ -288,9 +358,5 @@ def _bounce(parsed: ParsedMessage, mailbox: Mailbox | None) -> Result:
     thread = find_thread(parsed.thread_ids, parsed.subject, None)
     if thread.ticket is None:
         return _record(parsed, mailbox, Outcome.BOUNCE, f"No ticket found. {bounce.reason}")
-    record_bounce = getattr(actions, "record_bounce", None)
-    if record_bounce is None:
-        log.warning("Bounce on #%s not recorded: %s", thread.ticket.number, bounce.reason)
-    else:
-        record_bounce(thread.ticket, bounce.reason, bounce.original_message_id)
+    actions.record_bounce(thread.ticket, bounce.reason, bounce.original_message_id)
     return _record(parsed, mailbox, Outcome.BOUNCE, bounce.reason, thread.ticket)

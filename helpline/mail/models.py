@@ -1,5 +1,6 @@
 """Mailboxes we fetch, mail we could not take in, the ban list, received mail, email templates."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -51,6 +52,34 @@ class Mailbox(models.Model):
         "tickets.HelpTopic", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     active = models.BooleanField(default=True)
+    # The mail trust model (README "Mail you can trust").
+    subaddress_separator = models.CharField(
+        "sub-address separator",
+        max_length=1,
+        blank=True,
+        help_text="“+” if the mail server delivers name+anything@ to this mailbox: notifications "
+        "then carry a signed reply address per recipient (support+hl-…@), which verifies "
+        "answers. Empty: no sub-addressing.",
+    )
+    trusted_authserv_ids = models.CharField(
+        "trusted Authentication-Results hosts",
+        max_length=255,
+        blank=True,
+        help_text="Comma-separated authserv-ids of your own receiving mail servers (e.g. "
+        "mx.example.com). Their DKIM/DMARC results verify senders; any other "
+        "Authentication-Results header is ignored (a sender can write one).",
+    )
+    verify_dkim = models.BooleanField(
+        "verify DKIM/ARC signatures",
+        default=False,
+        help_text="Check DKIM and ARC signatures with DNS lookups when no trusted "
+        "Authentication-Results header says so.",
+    )
+    cc_collaborators = models.BooleanField(
+        "add Cc as collaborators",
+        default=True,
+        help_text="People in Cc of a verified requester's or collaborator's mail join the ticket.",
+    )
     last_fetched_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
 
@@ -134,6 +163,8 @@ class Outcome(models.TextChoices):
     NEW_TICKET = "new_ticket", "New ticket"
     MESSAGE = "message", "Added to a ticket"
     NOTE = "note", "Internal note by an agent"
+    REPLY = "reply", "Reply by an agent"
+    HELD = "held", "Held for review"
     BOUNCE = "bounce", "Bounce recorded"
     REJECTED = "rejected", "Rejected"
     IGNORED = "ignored", "Ignored"
@@ -213,3 +244,65 @@ class EmailTemplate(models.Model):
             check_template(self.subject, self.body_text, self.body_html)
         except TemplateProblem as problem:
             raise ValidationError({problem.field: str(problem)})
+
+
+class Review(models.TextChoices):
+    PENDING = "pending", "Waiting for review"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+class SenderKind(models.TextChoices):
+    REQUESTER = "requester", "the requester"
+    COLLABORATOR = "collaborator", "a collaborator"
+    AGENT = "agent", "an agent with a role on the ticket"
+    OUTSIDE_AGENT = "outside_agent", "an agent without a role on the ticket"
+    STRANGER = "stranger", "someone who takes no part in the ticket"
+
+
+class HeldMail(models.Model):
+    """A message the trust model would not let through on its own: an agent accepts or rejects.
+
+    Unverified agents, strangers and anyone writing to a closed ticket without proof land here,
+    so nothing is dropped silently and nothing unverified acts on a ticket by itself.
+    """
+
+    ticket = models.ForeignKey(
+        "tickets.Ticket", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    mailbox = models.ForeignKey(
+        Mailbox, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    raw = models.BinaryField()
+    sender = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255, blank=True)
+    preview = models.TextField(blank=True, help_text="The new part of the message, as text.")
+    sender_kind = models.CharField(max_length=30, choices=SenderKind.choices)
+    verification = models.CharField(max_length=200, blank=True)
+    threaded_by = models.CharField(max_length=40, blank=True)
+    reason = models.CharField(max_length=500)
+    intent = models.CharField(max_length=10, blank=True, help_text="reply or note, for agents.")
+    received_at = models.DateTimeField(default=timezone.now)
+    review = models.CharField(max_length=10, choices=Review.choices, default=Review.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    entry = models.ForeignKey(
+        "tickets.ThreadEntry", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = "held mail"
+        verbose_name_plural = "held mail (review list)"
+        indexes = [
+            models.Index(
+                fields=["-received_at"],
+                name="held_mail_pending",
+                condition=models.Q(review="pending"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject or '(no subject)'} from {self.sender}"

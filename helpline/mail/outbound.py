@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import escape, linebreaks
 
 from helpline.mail.quotes import REPLY_MARKER
-from helpline.mail.threading import make_message_id
+from helpline.mail.threading import make_message_id, reply_address
 from helpline.tickets.models import Notification, NotificationKind, ThreadEntry, Ticket
 from helpline.tickets.text import header_text
 
@@ -33,6 +33,20 @@ REQUESTER_KINDS = {
     NotificationKind.REOPENED,
     NotificationKind.PENDING_AUTO_CLOSED,
 }
+# Alerts to agents: answering one by email replies to the requester (README "Mail you can trust").
+AGENT_KINDS = {
+    NotificationKind.NEW_TICKET_ALERT,
+    NotificationKind.NEW_MESSAGE_ALERT,
+    NotificationKind.ASSIGNED_ALERT,
+    NotificationKind.TRANSFER_ALERT,
+    NotificationKind.OVERDUE_ALERT,
+    NotificationKind.DUE_REMINDER,
+}
+AGENT_ANSWER_HINT = (
+    "Answer this email above the line to reply to the requester as yourself; start your answer "
+    "with #note to leave an internal note instead. Answers count only from the address this "
+    "mail was sent to."
+)
 # Sent by a person (an agent's reply); everything else is automatic (RFC 3834).
 PERSONAL_KINDS = {NotificationKind.REPLY}
 
@@ -192,6 +206,8 @@ def render(notification: Notification) -> Rendered:
     text = text.strip() + "\n"
     if notification.kind in REQUESTER_KINDS:
         text = f"{REPLY_MARKER}\n\n{text}"
+    elif notification.kind in AGENT_KINDS:
+        text = f"{REPLY_MARKER}\n\n{text}\n-- \n{AGENT_ANSWER_HINT}\n"
     if not html:
         html = _auto_html(text, notification)
     return Rendered(subject[:250], text, html)
@@ -201,7 +217,7 @@ def _auto_html(text: str, notification: Notification) -> str:
     """An HTML alternative made from the text (the marker kept visible but discreet)."""
     body = text
     marker = ""
-    if notification.kind in REQUESTER_KINDS and body.startswith(REPLY_MARKER):
+    if notification.kind in REQUESTER_KINDS | AGENT_KINDS and body.startswith(REPLY_MARKER):
         body = body[len(REPLY_MARKER) :].lstrip()
         marker = f'<p style="color:#9ca3af;font-size:12px">{escape(REPLY_MARKER)}</p>'
     return (
@@ -236,12 +252,17 @@ def from_address(ticket: Ticket) -> str:
     return formataddr((f"{settings.HELPLINE_HELPDESK_NAME} {department}", address))
 
 
-def reply_to_address(ticket: Ticket) -> str:
-    """The fetched mailbox of the ticket's department, when it differs from the From address."""
+def reply_to_address(ticket: Ticket, recipient: str) -> str:
+    """Where answers go: the department's fetched mailbox, with a signed reply address per
+    recipient when the mailbox takes sub-addresses ("" when plain From is right)."""
     from helpline.mail.models import Mailbox
 
     mailbox = Mailbox.objects.filter(active=True, department=ticket.department_id).first()
-    if mailbox is None or mailbox.address.lower() == (ticket.department.email or "").lower():
+    if mailbox is None:
+        return ""
+    if mailbox.subaddress_separator:
+        return reply_address(ticket, recipient, mailbox.address, mailbox.subaddress_separator)
+    if mailbox.address.lower() == (ticket.department.email or "").lower():
         return ""
     return mailbox.address
 
@@ -250,7 +271,7 @@ def build_message(notification: Notification) -> tuple[EmailMultiAlternatives, s
     """The email for one notification and its Message-ID. Raises Suppressed if switched off."""
     ticket = notification.ticket
     rendered = render(notification)
-    message_id = make_message_id(ticket)
+    message_id = make_message_id(ticket, notification.email)
     headers = {"Message-ID": message_id, "X-Helpline-Ticket": ticket.number}
     references = thread_references(notification)
     if references:
@@ -263,7 +284,7 @@ def build_message(notification: Notification) -> tuple[EmailMultiAlternatives, s
     if notification.kind not in PERSONAL_KINDS:
         # Asks Exchange/Outlook not to answer with out-of-office replies.
         headers["X-Auto-Response-Suppress"] = "All"
-    reply_to = reply_to_address(ticket)
+    reply_to = reply_to_address(ticket, notification.email)
     message = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,

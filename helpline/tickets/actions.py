@@ -214,6 +214,7 @@ def _add_entry(
     at: datetime,
     threaded_by: str = "",
     full_text: str = "",
+    verification: str = "",
 ) -> ThreadEntry:
     clean_html = sanitize_html(body_html)
     text = body if body.strip() else html_to_text(clean_html)
@@ -229,6 +230,7 @@ def _add_entry(
         created_at=at,
         threaded_by=threaded_by,
         full_text=full_text,
+        verification=verification,
     )
     for a in attachments:
         stored = Attachment(
@@ -352,6 +354,7 @@ def open_ticket(
     collaborators: Iterable[User] = (),
     message_id: str = "",
     threaded_by: str = "",
+    verification: str = "",
     headers: dict[str, str] | None = None,
     recipient: str = "",
     autorespond: bool = True,
@@ -487,6 +490,7 @@ def open_ticket(
             at,
             threaded_by,
             full_text,
+            verification,
         )
         for user in [*collaborators, *intake.collaborators]:
             if user.pk != requester.pk:
@@ -534,6 +538,7 @@ def reply(
     expected_version: int | None = None,
     source: str = Source.WEB,
     message_id: str = "",
+    verification: str = "",
 ) -> ThreadEntry:
     """An agent's reply to the requester (and collaborators); optionally set a status with it."""
     _check(actor, Permission.REPLY, ticket)
@@ -546,7 +551,16 @@ def reply(
         t = _lock(ticket, expected_version, actor, Permission.REPLY)
         at = timezone.now()  # After the lock: stamps follow the commit order.
         entry = _add_entry(
-            t, EntryKind.REPLY, actor, body, body_html, attachments, source, message_id, at
+            t,
+            EntryKind.REPLY,
+            actor,
+            body,
+            body_html,
+            attachments,
+            source,
+            message_id,
+            at,
+            verification=verification,
         )
         fields: list[str] = []
         if t.first_responded_at is None:
@@ -571,6 +585,8 @@ def add_note(
     attachments: Sequence[NewAttachment] = (),
     expected_version: int | None = None,
     source: str = Source.WEB,
+    message_id: str = "",
+    verification: str = "",
 ) -> ThreadEntry:
     """An internal note: agents only, never shown or sent to the requester."""
     _check(actor, Permission.NOTE, ticket)
@@ -579,7 +595,18 @@ def add_note(
     with transaction.atomic():
         t = _lock(ticket, expected_version, actor, Permission.NOTE)
         at = timezone.now()  # After the lock: stamps follow the commit order.
-        entry = _add_entry(t, EntryKind.NOTE, actor, body, body_html, attachments, source, "", at)
+        entry = _add_entry(
+            t,
+            EntryKind.NOTE,
+            actor,
+            body,
+            body_html,
+            attachments,
+            source,
+            message_id,
+            at,
+            verification=verification,
+        )
         _event(t, EventKind.NOTE, actor, None, {"entry": entry.pk}, "", at)
         _save(t, [], at)
     _sync(ticket, t)
@@ -597,6 +624,7 @@ def add_message(
     message_id: str = "",
     threaded_by: str = "",
     full_text: str = "",
+    verification: str = "",
 ) -> ThreadEntry:
     """A message from the requester or a collaborator (portal reply, email answer).
 
@@ -621,6 +649,7 @@ def add_message(
             at,
             threaded_by,
             full_text,
+            verification,
         )
         _event(t, EventKind.MESSAGE, actor, None, {"entry": entry.pk}, "", at)
         fields: list[str] = []

@@ -316,6 +316,15 @@ class EntryKind(models.TextChoices):
     NOTE = "note", "Internal note"
 
 
+class Verification(models.TextChoices):
+    """How sure we are that an emailed entry comes from its author (the mail trust model)."""
+
+    REPLY_ADDRESS = "reply_address", "Verified by reply address"
+    DKIM = "dkim", "Verified by DKIM/DMARC"
+    UNVERIFIED = "unverified", "Unverified sender"
+    ACCEPTED = "accepted", "Unverified sender, accepted by an agent"
+
+
 class ThreadEntry(models.Model):
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="entries")
     kind = models.CharField(max_length=10, choices=EntryKind.choices)
@@ -331,6 +340,8 @@ class ThreadEntry(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     message_id = models.CharField(max_length=255, blank=True, db_index=True)
     threaded_by = models.CharField(max_length=40, blank=True)
+    # Empty for entries not taken in from email.
+    verification = models.CharField(max_length=20, choices=Verification.choices, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

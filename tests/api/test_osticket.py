@@ -59,7 +59,7 @@ PUBLISHED_XML = f"""<?xml version="1.0" encoding="UTF-8"?>
 
 @pytest.fixture
 def intake_key(john):
-    _, key = ApiKey.issue(john, name="osTicket client", scopes=[Scope.TICKETS_WRITE])
+    _, key = ApiKey.issue(john, name="osTicket client", scopes=[Scope.TICKETS_INTAKE])
     return key
 
 
@@ -185,19 +185,23 @@ def test_a_bad_key_is_401(demo, key):
     assert "API key not authorized" in response.content.decode()
 
 
-def test_a_read_only_key_is_401_and_ip_rules_apply(john):
-    _, read_only = ApiKey.issue(john, scopes=[Scope.TICKETS_READ])
-    assert _post("tickets.json", VALID_JSON, read_only).status_code == 401
-    _, elsewhere = ApiKey.issue(john, scopes=[Scope.TICKETS_WRITE], allowed_ips="10.9.9.9")
+def test_a_key_without_the_intake_scope_is_403_and_ip_rules_apply(john):
+    for scopes in ([Scope.TICKETS_READ], [Scope.TICKETS_READ, Scope.TICKETS_WRITE]):
+        _, key = ApiKey.issue(john, scopes=scopes)
+        response = _post("tickets.json", VALID_JSON, key)
+        assert response.status_code == 403 and "tickets:intake" in response.content.decode()
+    _, elsewhere = ApiKey.issue(john, scopes=[Scope.TICKETS_INTAKE], allowed_ips="10.9.9.9")
     response = _post("tickets.json", VALID_JSON, elsewhere)
     assert response.status_code == 403
     assert not Ticket.objects.exists()
 
 
-def test_a_requester_key_cannot_open_for_someone_else(karen):
-    _, key = ApiKey.issue(karen, scopes=[Scope.TICKETS_WRITE])
-    response = _post("tickets.json", VALID_JSON, key)
+@pytest.mark.parametrize("path", ["tickets.json", "tickets.xml", "tickets.email"])
+def test_a_requester_key_is_403_even_with_every_scope(karen, path):
+    _, key = ApiKey.issue(karen, scopes=list(Scope.values))
+    response = _post(path, VALID_JSON, key)
     assert response.status_code == 403
+    assert "agents and administrators" in response.content.decode()
     assert not Ticket.objects.exists()
 
 

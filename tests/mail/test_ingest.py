@@ -10,7 +10,14 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from helpline.mail.ingest import ingest, reprocess
-from helpline.mail.models import BannedAddress, FailedMail, Mailbox, Outcome, ReceivedMail
+from helpline.mail.models import (
+    BannedAddress,
+    FailedMail,
+    HeldMail,
+    Mailbox,
+    Outcome,
+    ReceivedMail,
+)
 from helpline.mail.threading import make_message_id, ticket_id_from_token
 from helpline.tickets import actions
 from helpline.tickets.models import EntryKind, EventKind, Notification, State, Ticket
@@ -77,7 +84,7 @@ def test_subject_number_threads_only_for_participants(mailbox, karen, ken):
     assert result.ticket.subject == "let me in"
 
 
-def test_in_reply_to_threads_and_adds_a_colleague_as_collaborator(mailbox, karen):
+def test_in_reply_to_threads_but_a_stranger_waits_for_review(mailbox, karen):
     ticket = ingest(raw(), mailbox).ticket
     colleague = raw(
         sender="Carl Colleague <carl@example.com>",
@@ -87,9 +94,12 @@ def test_in_reply_to_threads_and_adds_a_colleague_as_collaborator(mailbox, karen
         body="Same here on floor 3.",
     )
     result = ingest(colleague, mailbox)
-    assert result.outcome == Outcome.MESSAGE and result.ticket == ticket
-    assert result.entry.threaded_by == "header"
-    assert ticket.collaborators.filter(user__email="carl@example.com").exists()
+    # A Message-ID is no secret: knowing one does not make a stranger part of the ticket.
+    assert result.outcome == Outcome.HELD and result.ticket == ticket
+    assert not ticket.collaborators.exists()
+    held = HeldMail.objects.get()
+    assert held.ticket == ticket and held.sender == "carl@example.com"
+    assert held.threaded_by == "header" and "Same here" in held.preview
 
 
 def test_signed_token_threads_and_forged_token_does_not(mailbox, karen):
@@ -105,11 +115,21 @@ def test_signed_token_threads_and_forged_token_does_not(mailbox, karen):
     assert ingest(other, mailbox).outcome == Outcome.NEW_TICKET
 
 
-def test_cc_becomes_collaborator_but_not_our_own_address(mailbox, karen):
-    message = raw(extra="Cc: Boss <boss@example.com>, support@helpline.example\r\n")
+def test_cc_of_a_verified_sender_becomes_collaborator_but_not_our_own_address(mailbox, karen):
+    mailbox.trusted_authserv_ids = "mx.helpline.example"
+    mailbox.save()
+    passed = "Authentication-Results: mx.helpline.example; dmarc=pass header.from=example.com\r\n"
+    message = raw(extra=passed + "Cc: Boss <boss@example.com>, support@helpline.example\r\n")
     ticket = ingest(message, mailbox).ticket
     emails = set(ticket.collaborators.values_list("user__email", flat=True))
     assert emails == {"boss@example.com"}
+
+
+def test_cc_of_an_unverified_sender_does_not_join(mailbox, karen):
+    message = raw(extra="Cc: Boss <boss@example.com>\r\n")
+    ticket = ingest(message, mailbox).ticket
+    assert not ticket.collaborators.exists()
+    assert ticket.entries.get().verification == "unverified"
 
 
 def test_mail_from_our_own_address_is_ignored(mailbox):
@@ -140,12 +160,21 @@ def test_acknowledgement_only_for_people_and_rate_limited(mailbox, settings):
     assert suppressed.count() == 2 and "limit" in suppressed.first().error
 
 
-def test_answer_to_a_resolved_ticket_reopens_it(mailbox, karen, john, org):
+def test_verified_answer_to_a_resolved_ticket_reopens_it(mailbox, karen, john, org):
     ticket = ingest(raw(), mailbox).ticket
     actions.set_status(john, ticket, org.status("Resolved"))
-    ingest(raw(message_id="<m2@example.com>", extra="In-Reply-To: <m1@example.com>\r\n"))
+    ours = make_message_id(ticket, "karen@example.com")  # the resolution mail Karen got
+    ingest(raw(message_id="<m2@example.com>", extra=f"In-Reply-To: {ours}\r\n"))
     ticket.refresh_from_db()
     assert ticket.state == State.OPEN and ticket.reopened_count == 1
+
+
+def test_unverified_answer_to_a_resolved_ticket_waits_for_review(mailbox, karen, john, org):
+    ticket = ingest(raw(), mailbox).ticket
+    actions.set_status(john, ticket, org.status("Resolved"))
+    result = ingest(raw(message_id="<m2@example.com>", extra="In-Reply-To: <m1@example.com>\r\n"))
+    ticket.refresh_from_db()
+    assert result.outcome == Outcome.HELD and ticket.state == State.RESOLVED
 
 
 def test_answer_to_a_long_closed_ticket_opens_a_new_one(mailbox, karen, john, org, settings):
@@ -157,16 +186,43 @@ def test_answer_to_a_long_closed_ticket_opens_a_new_one(mailbox, karen, john, or
     assert result.outcome == Outcome.NEW_TICKET and result.ticket != ticket
 
 
-def test_agent_answering_by_mail_leaves_an_internal_note(mailbox, karen, john):
+def test_agent_answering_a_notification_by_mail_replies(mailbox, karen, john):
     ticket = ingest(raw(), mailbox).ticket
-    note = raw(
+    answer = raw(
         sender="john@helpline.example",
         message_id="<j1@helpline.example>",
-        extra=f"References: {make_message_id(ticket)}\r\n",
+        extra=f"References: {make_message_id(ticket, 'john@helpline.example')}\r\n",
         body="Looks like a paper jam.",
     )
-    result = ingest(note, mailbox)
+    result = ingest(answer, mailbox)
+    assert result.outcome == Outcome.REPLY and result.entry.kind == EntryKind.REPLY
+    assert result.entry.author == john and result.entry.verification == "reply_address"
+
+
+def test_agent_note_command_by_mail(mailbox, karen, john):
+    ticket = ingest(raw(), mailbox).ticket
+    answer = raw(
+        sender="john@helpline.example",
+        message_id="<j1@helpline.example>",
+        extra=f"References: {make_message_id(ticket, 'john@helpline.example')}\r\n",
+        body="#note\nLooks like a paper jam.",
+    )
+    result = ingest(answer, mailbox)
     assert result.outcome == Outcome.NOTE and result.entry.kind == EntryKind.NOTE
+    assert result.entry.body_text.strip() == "Looks like a paper jam."
+
+
+def test_agent_with_someone_elses_token_is_held_never_a_note(mailbox, karen, john):
+    ticket = ingest(raw(), mailbox).ticket
+    forged = raw(
+        sender="john@helpline.example",
+        message_id="<j1@helpline.example>",
+        extra=f"References: {make_message_id(ticket, 'karen@example.com')}\r\n",
+        body="Close this, it is fine.",
+    )
+    result = ingest(forged, mailbox)
+    assert result.outcome == Outcome.HELD and result.entry is None
+    assert not ticket.entries.filter(author=john).exists()
 
 
 def test_unreadable_mail_is_kept_and_can_be_reprocessed(mailbox):
