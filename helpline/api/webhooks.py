@@ -16,16 +16,23 @@ with `verify_signature` (or its few lines in any language) and reject old timest
 A webhook only hears about tickets its owner may see; internal notes only if the owner works the
 ticket as an agent. Failed attempts are retried with exponential backoff; after
 HELPLINE_WEBHOOK_DISABLE_AFTER failures in a row the webhook is disabled and its owner emailed.
+
+Only public addresses receive webhooks, plus HELPLINE_WEBHOOK_ALLOWED_NETWORKS (helpline.api.ssrf):
+the host is resolved once per attempt and the connection made to the addresses checked. A refused
+target is a failed attempt with the reason in the delivery log.
 """
 
+import functools
 import hashlib
 import hmac
+import http.client
 import json
 import logging
+import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -33,7 +40,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import F
 from django.utils import timezone
 
-from helpline.api import present
+from helpline.api import present, ssrf
 from helpline.api.models import DeliveryState, Webhook, WebhookDelivery, WebhookEvent
 from helpline.tickets import access
 from helpline.tickets.models import EventKind, ThreadEntry
@@ -218,25 +225,71 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=base * 2 ** max(0, attempts - 1))
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None  # A redirect is an answer, not a place to resend signed data.
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """HTTP to `host` (the Host header) at addresses vetted beforehand; it never resolves `host`."""
+
+    def __init__(self, host: str, port: int, addresses: list[str], timeout: float):
+        super().__init__(host, port, timeout=timeout)
+        self.addresses = addresses
+
+    def connect(self) -> None:
+        error = OSError(f"No address to connect to for {self.host}.")
+        for address in self.addresses:
+            try:
+                self.sock = socket.create_connection((address, self.port), self.timeout)
+                return
+            except OSError as exc:
+                error = exc
+        raise error
+
+
+class _PinnedHTTPSConnection(_PinnedHTTPConnection):
+    """The same over TLS: SNI and the certificate check use the host name, not the address."""
+
+    default_port = 443
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock = tls_context().wrap_socket(self.sock, server_hostname=self.host)
+
+
+@functools.cache  # Loading the CA store once, not per delivery.
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings for deliveries: the system's CAs, certificate and host name checked."""
+    return ssl.create_default_context()
 
 
 def post(url: str, body: bytes, headers: dict) -> tuple[int | None, str, str]:
-    """POST and return (status code or None, response text, error)."""
+    """POST and return (status code or None, response text, error).
+
+    The host is resolved once and every address vetted (helpline.api.ssrf) before connecting to
+    exactly those addresses; a target that is not allowed is an error like any other. Redirects
+    are answers, not followed: a 3xx is a failed attempt (no signed data resent elsewhere).
+    """
     timeout = float(getattr(settings, "HELPLINE_WEBHOOK_TIMEOUT", 10))
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects)
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    parts = urlsplit(url)
     try:
-        with opener.open(request, timeout=timeout) as response:
-            return response.status, response.read(2000).decode("utf-8", "replace"), ""
-    except urllib.error.HTTPError as exc:
-        text = exc.read(2000).decode("utf-8", "replace") if exc.fp else ""
-        return exc.code, text, f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return None, "", f"{type(exc).__name__}: {reason}"[:500]
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("only http:// and https:// URLs can receive webhooks")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        addresses = ssrf.vetted_addresses(parts.hostname, port)
+        connection_class = (
+            _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+        )
+        connection = connection_class(parts.hostname, port, addresses, timeout)
+        try:
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            code, text = response.status, response.read(2000).decode("utf-8", "replace")
+        finally:
+            connection.close()
+    except ssrf.Refused as exc:
+        log.warning("Webhook delivery to %s refused: %s", url, exc)
+        return None, "", f"Refused: {exc}"[:500]
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        return None, "", f"{type(exc).__name__}: {exc}"[:500]
+    return code, text, "" if 200 <= code < 300 else f"HTTP {code}"
 
 
 def attempt(delivery_id: str) -> str:

@@ -33,6 +33,8 @@ class Receiver:
                 receiver.requests.append({"headers": dict(self.headers), "body": body})
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", receiver.url + "/elsewhere")
                 self.end_headers()
                 self.wfile.write(b"thanks" if status < 300 else b"nope")
 
@@ -53,7 +55,9 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(settings):
+    # Webhooks to loopback are refused unless allowed, as an on-premise receiver would be.
+    settings.HELPLINE_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
     r = Receiver()
     yield r
     r.close()
@@ -220,6 +224,15 @@ def test_unreachable_endpoint_times_out_into_a_retry(hook, karen, settings):
     assert webhooks.attempt(str(delivery.pk)) == DeliveryState.RETRYING
     delivery.refresh_from_db()
     assert delivery.response_code is None and delivery.error
+
+
+def test_redirects_are_not_followed(hook, receiver):
+    receiver.statuses = [302, 307]
+    delivery = WebhookDelivery.objects.create(webhook=hook, event="ticket.created", payload={})
+    assert webhooks.attempt(str(delivery.pk)) == DeliveryState.RETRYING
+    delivery.refresh_from_db()
+    assert delivery.response_code == 302 and delivery.error == "HTTP 302"
+    assert len(receiver.requests) == 1  # nothing sent to the Location
 
 
 @pytest.mark.parametrize(
