@@ -9,7 +9,6 @@ defaults).
 
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.utils import timezone
 
 from helpline.accounts.models import User
@@ -99,25 +98,25 @@ def intake_from_email(raw: bytes) -> tuple[hooks.Intake, list[str]]:
         recipient=recipient,
         autorespond=not automated,
     )
-    intake.collaborators.extend(_copied_in(parsed))
+    intake.collaborators.extend(_copied_in(raw, parsed, mailbox, notes))
     return intake, notes
 
 
-def _copied_in(parsed) -> list[User]:
+def _copied_in(raw: bytes, parsed, mailbox, notes: list[str]) -> list[User]:
     """The people in To and Cc that mail intake makes collaborators (mail.ingest's choice):
-    not our own addresses, not the sender, not banned, not agents."""
-    from helpline.mail import loops
+    only for a verified sender; not our own addresses, not the sender, not banned, not agents."""
+    from helpline.mail import loops, trust
+    from helpline.mail.ingest import cc_addresses
 
-    if not settings.HELPLINE_MAIL_CC_COLLABORATORS:
+    addresses = cc_addresses(parsed, mailbox, loops.own_addresses())
+    if not addresses:
         return []
-    own = loops.own_addresses()
-    addresses = [a for _, a in [*parsed.to, *parsed.cc] if a not in own and a != parsed.sender]
-    addresses = list(dict.fromkeys(addresses))[:20]
-    banned = loops.banned_among(addresses)
+    proof = trust.prove(raw, parsed.sender, trust.header_pairs(raw), mailbox, None)
+    if not proof.verified:
+        notes.append("People in To and Cc would not join the ticket: " + proof.detail)
+        return []
     people = []
     for address in addresses:
-        if address in banned:
-            continue
         user = find_by_email(address)
         if user is None:
             people.append(User(email=address))

@@ -38,6 +38,7 @@ class MailboxForm(forms.ModelForm):
             "subaddress_separator",
             "trusted_authserv_ids",
             "verify_dkim",
+            "trusted_arc_sealers",
             "cc_collaborators",
         ]
 
@@ -66,6 +67,7 @@ class MailboxAdmin(admin.ModelAdmin):
                     "subaddress_separator",
                     "trusted_authserv_ids",
                     "verify_dkim",
+                    "trusted_arc_sealers",
                     "cc_collaborators",
                 ]
             },

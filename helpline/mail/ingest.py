@@ -207,21 +207,27 @@ def _attachments(parsed: ParsedMessage) -> tuple[list[actions.NewAttachment], li
     return keep, dropped
 
 
-def _collaborators(mail: Incoming, sender, own: set[str]) -> list:
-    """People in Cc (and other To addresses) who join the ticket: only from a verified sender."""
-    parsed, mailbox = mail.parsed, mail.mailbox
-    if not mail.proof.verified or not settings.HELPLINE_MAIL_CC_COLLABORATORS:
+def cc_addresses(parsed: ParsedMessage, mailbox: Mailbox | None, own: set[str]) -> list[str]:
+    """Addresses in To and Cc that may join as collaborators if the sender is verified: not
+    ours, not the sender's, not banned, at most 20; none when the mailbox or setting says so."""
+    if not settings.HELPLINE_MAIL_CC_COLLABORATORS:
         return []
     if mailbox is not None and not mailbox.cc_collaborators:
         return []
     addresses = [a for _, a in [*parsed.to, *parsed.cc] if a not in own and a != parsed.sender]
     addresses = list(dict.fromkeys(addresses))[:20]
     banned = loops.banned_among(addresses)
+    return [a for a in addresses if a not in banned]
+
+
+def _collaborators(mail: Incoming, sender, own: set[str]) -> list:
+    """People in Cc (and other To addresses) who join the ticket: only from a verified sender."""
+    if not mail.proof.verified:
+        return []
+    parsed = mail.parsed
     names = dict((a, n) for n, a in [*parsed.to, *parsed.cc])
     people = []
-    for address in addresses:
-        if address in banned:
-            continue
+    for address in cc_addresses(parsed, mail.mailbox, own):
         try:
             user, _ = get_or_create_requester(address, names.get(address, ""))
         except ValidationError:

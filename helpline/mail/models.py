@@ -75,6 +75,13 @@ class Mailbox(models.Model):
         help_text="Check DKIM and ARC signatures with DNS lookups when no trusted "
         "Authentication-Results header says so.",
     )
+    trusted_arc_sealers = models.CharField(
+        "trusted ARC forwarders",
+        max_length=255,
+        blank=True,
+        help_text="Comma-separated domains (e.g. lists.example.org) whose ARC seals vouch for "
+        "mail they forwarded after breaking its DKIM signature. Empty: ARC is not used.",
+    )
     cc_collaborators = models.BooleanField(
         "add Cc as collaborators",
         default=True,

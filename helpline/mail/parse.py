@@ -172,6 +172,11 @@ def _header(msg: Message, name: str) -> str:
     return "" if value is None else str(value)
 
 
+def _msgid_header(msg: Message, name: str) -> str:
+    value = _header(msg, name)
+    return decode_header_value(value) if "=?" in value else value
+
+
 def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
     try:
         values = [str(v) for v in msg.get_all(name, [])]
@@ -395,8 +400,10 @@ def _parse_into(parsed: ParsedMessage, raw: bytes) -> None:
             :1000
         ]
     parsed.message_id = normalise_msgid(_header(msg, "Message-ID"))
-    parsed.in_reply_to = msgids(_header(msg, "In-Reply-To"))
-    parsed.references = msgids(_header(msg, "References"))
+    # Some generators (Python's email package among them) encode a long msg-id as RFC 2047
+    # encoded-words; ours are long, so decode before looking for ids.
+    parsed.in_reply_to = msgids(_msgid_header(msg, "In-Reply-To"))
+    parsed.references = msgids(_msgid_header(msg, "References"))
     parsed.subject = decode_header_value(_header(msg, "Subject"))[:1000]
     senders = _addresses(msg, "From") or _addresses(msg, "Sender")
     if senders:

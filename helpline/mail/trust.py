@@ -13,6 +13,7 @@ from email.policy import compat32
 
 from django.db import models
 
+from helpline.mail import authenticity
 from helpline.mail.models import SenderKind
 from helpline.mail.threading import ReplyToken
 from helpline.tickets import access
@@ -121,10 +122,12 @@ def recipient_fields(headers: list[tuple[str, str]]) -> list[str]:
     return [value for name, value in headers if name.lower() in RECIPIENT_HEADERS]
 
 
+def _listed(value: str) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
 def _trusted_ids(mailbox) -> list[str]:
-    if mailbox is None:
-        return []
-    return [i.strip() for i in mailbox.trusted_authserv_ids.split(",") if i.strip()]
+    return _listed(mailbox.trusted_authserv_ids) if mailbox is not None else []
 
 
 def prove(
@@ -137,14 +140,17 @@ def prove(
     trusted = _trusted_ids(mailbox)
     if not trusted and not (mailbox is not None and mailbox.verify_dkim):
         return UNVERIFIED
-    from helpline.mail import authenticity  # TODO(top-level once the module lands)
-
     if trusted:
         result = authenticity.from_authentication_results(headers, sender, trusted)
         if result.verified:
             return Proof(Verification.DKIM, result.detail)
     if mailbox is not None and mailbox.verify_dkim:
-        result = authenticity.verify_dkim(raw, sender, dnsfunc=dns_txt_lookup)
+        result = authenticity.verify_dkim(
+            raw,
+            sender,
+            dnsfunc=dns_txt_lookup,
+            trusted_arc_sealers=_listed(mailbox.trusted_arc_sealers),
+        )
         if result.verified:
             return Proof(Verification.DKIM, result.detail)
     return UNVERIFIED

@@ -167,13 +167,23 @@ def _predicted(outcome):
     return fields
 
 
+@pytest.mark.parametrize("verified", [False, True], ids=["unverified", "dmarc_pass"])
 @pytest.mark.parametrize(("sender", "subject", "body"), SAMPLES)
-def test_dry_run_equals_email_intake(rule_set, org, sender, subject, body):
-    Mailbox.objects.create(name="Help", address="help@helpline.example")
-    raw = raw_email(sender, subject, body, extra="Cc: Boss <boss@bank.example>\r\n")
-    intake, _ = dryrun.intake_from_email(raw)
+def test_dry_run_equals_email_intake(rule_set, org, sender, subject, body, verified):
+    mailbox = Mailbox.objects.create(
+        name="Help", address="help@helpline.example", trusted_authserv_ids="mx.helpline.example"
+    )
+    extra = "Cc: Boss <boss@bank.example>\r\n"
+    if verified:
+        domain = sender.rpartition("@")[2]
+        extra += f"Authentication-Results: mx.helpline.example; dmarc=pass header.from={domain}\r\n"
+    raw = raw_email(sender, subject, body, extra=extra)
+    intake, notes = dryrun.intake_from_email(raw)
     outcome = dryrun.run(intake)
-    result = ingest(raw)
+    result = ingest(raw, mailbox)
+    joined = result.ticket.collaborators.filter(user__email="boss@bank.example").exists()
+    assert joined == verified
+    assert verified or any("would not join" in note for note in notes)
     assert result.outcome == "new_ticket", result.reason
     assert _predicted(outcome) == _fields(result.ticket)
     fired = [e.after["rule"] for e in result.ticket.events.filter(kind=EventKind.RULE)]

@@ -7,9 +7,9 @@ import pytest
 from django.db import OperationalError
 from django.utils import timezone
 
-from helpline.mail import fetch
+from helpline.mail import fetch, review
 from helpline.mail.fetch import fetch_all
-from helpline.mail.models import AfterFetch, Mailbox, Security
+from helpline.mail.models import AfterFetch, HeldMail, Mailbox, Security
 from helpline.mail.quotes import REPLY_MARKER
 from helpline.mail.threading import ticket_id_from_token
 from helpline.tickets import actions
@@ -113,9 +113,11 @@ def test_email_round_trip(mailbox, imap_server, smtp_sink, john, org):
     latest = ticket.entries.order_by("-id").first()
     assert latest.body_text == "Done, the fire is out. Thanks!"
     assert latest.threaded_by in {"header", "token"}
+    assert latest.verification == "reply_address"  # she answered mail sent to her
     assert latest.message_id == answer["Message-ID"]
 
-    # 3. An answer to a Resolved ticket reopens it (this client kept only the subject).
+    # 3. An unverified answer to a Resolved ticket (this client kept only the subject) waits
+    # for review; accepted by an agent, it reopens the ticket.
     actions.set_status(john, ticket, org.status("Resolved"))
     ticket.refresh_from_db()
     assert ticket.state == State.RESOLVED
@@ -123,10 +125,15 @@ def test_email_round_trip(mailbox, imap_server, smtp_sink, john, org):
     late = answer_to(reply, "Sorry, it is smoking again.", quote=False, references=False)
     imap_server.deliver(late.as_bytes())
     [report] = fetch_all()
-    assert report.outcomes == {"message": 1}, report.summary()
+    assert report.outcomes == {"held": 1}, report.summary()
+    ticket.refresh_from_db()
+    assert ticket.state == State.RESOLVED
+    held = HeldMail.objects.get(ticket=ticket)
+    review.accept(john, held.pk)
     ticket.refresh_from_db()
     assert ticket.state == State.OPEN and ticket.reopened_count == 1
-    assert ticket.entries.order_by("-id").first().threaded_by == "subject"
+    accepted = ticket.entries.order_by("-id").first()
+    assert accepted.threaded_by == "subject" and accepted.verification == "accepted"
 
     # The same message delivered twice creates nothing twice.
     entries = ticket.entries.count()

@@ -3,22 +3,24 @@
 Sender (requester, collaborator, a registered stranger, an unknown address, an agent who works
 the ticket, a view-only agent, an agent without access) × threading evidence (the [#number] in
 the subject, In-Reply-To naming a stored Message-ID, our signed token in References, a forged
-token with the number in the subject) × ticket (Support, SysAdmins).
+token with the number in the subject, a reply token we signed for exactly this sender) × ticket
+(Support, SysAdmins).
 
-The intended rules (helpline/mail/threading.py, helpline/mail/ingest.py): a number in a subject
-is easy to guess, so it threads only for the requester and collaborators; anyone else (a forged
-token is no evidence) gets a ticket of their own, and the target is untouched. An In-Reply-To or
-a valid signed token shows the sender received mail of the ticket: requester and collaborators
-add a message; an agent leaves an internal note if their role allows notes, else the mail is
-kept as failed mail and the ticket is untouched; anyone else joins as a collaborator (a colleague
-in Cc, a forwarded notification).
+The intended rules, written out here and not taken from the code (README "Mail you can trust"):
+a number in a subject is easy to guess, so it threads only for the requester, collaborators and
+agents with a role on the ticket; anyone else (a forged token is no evidence) gets a ticket of
+their own, and the target is untouched. Only a reply token signed for the sender verifies them;
+a Message-ID or a token issued to someone else only threads. Requester and collaborators add a
+message (marked unverified unless verified); a verified agent's mail is a reply if their role
+allows replies; everything else that threads — unverified agents, agents whose role refuses,
+strangers, agents without a role — waits in the review list and the ticket is untouched.
 """
 
 import pytest
 
 from helpline.accounts.models import User
 from helpline.mail.ingest import ingest
-from helpline.mail.models import FailedMail, Outcome
+from helpline.mail.models import HeldMail, Outcome
 from helpline.mail.threading import make_message_id
 from helpline.tickets.models import EntryKind
 from tests.security_matrix.conftest import (
@@ -44,7 +46,7 @@ SENDERS = {
     "agent_view_only": {"support": "victor"},
     "agent_outsider": {"support": "jane", "sysadmins": "john"},
 }
-MODES = ("subject", "in_reply_to", "token", "forged_token")
+MODES = ("subject", "in_reply_to", "token", "forged_token", "own_token")
 EMAIL_CELLS = [
     (kind, key, mode)
     for kind, by_ticket in SENDERS.items()
@@ -62,21 +64,29 @@ ADDRESSES = {
     "jane": "jane@helpline.example",
     "victor": "victor@helpline.example",
 }
-THREADED_BY = {"subject": "subject", "forged_token": "subject", "in_reply_to": "header"}
+THREADED_BY = {
+    "subject": "subject",
+    "forged_token": "subject",
+    "in_reply_to": "header",
+    "own_token": "token",
+}
 
 
 def email_expectation(sender: str, key: str, mode: str) -> str:
     """From the threading rules, written out: what the message must become."""
     spec = SPECS[key]
     participant = sender in (spec.requester, *spec.collaborators)
-    found = mode in ("in_reply_to", "token") or participant
+    is_agent = sender in PERSONAS and PERSONAS[sender].is_agent
+    works_on = is_agent and relation(sender, key).works and not participant
+    found = mode in ("in_reply_to", "token", "own_token") or participant or works_on
+    verified = mode == "own_token"
     if not found:
         return "new_ticket"
     if participant:
         return "message"
-    if sender in PERSONAS and PERSONAS[sender].is_agent:
-        return "note" if relation(sender, key).allows("note") else "failed"
-    return "joins_and_message"
+    if works_on and verified and relation(sender, key).allows("reply"):
+        return "reply"
+    return "held"
 
 
 def _forged(token: str) -> str:
@@ -102,6 +112,8 @@ def raw_mail(world: World, sender: str, key: str, mode: str, body: str) -> bytes
         head.append(f"References: {make_message_id(ticket)}")
     if mode == "forged_token":
         head.append(f"References: {_forged(make_message_id(ticket))}")
+    if mode == "own_token":
+        head.append(f"In-Reply-To: {make_message_id(ticket, ADDRESSES[sender])}")
     head.append("Content-Type: text/plain; charset=utf-8")
     return ("\r\n".join(head) + "\r\n\r\n" + body + "\r\n").encode()
 
@@ -131,18 +143,20 @@ def test_answer_by_email(world, cell):
         assert subject_of(key) not in result.ticket.subject
         assert _world_rows(world) == before, "a stranger's mail changed the ticket"
         return
-    if expected == "failed":
-        assert result.outcome == "failed"
-        assert FailedMail.objects.filter(pk=result.failed_mail.pk).exists()
-        assert _world_rows(world) == before, "a refused agent's mail changed the ticket"
+    if expected == "held":
+        assert result.outcome == Outcome.HELD, (result.outcome, result.reason)
+        held = HeldMail.objects.get()
+        assert held.ticket == target and held.sender == ADDRESSES[sender]
+        assert _world_rows(world) == before, "a held mail changed the ticket"
         return
     assert result.ticket == target, (result.outcome, result.reason)
     entry = result.entry
     assert entry.ticket_id == target.pk and entry.author == author and entry.body_text == body
-    if expected == "note":
-        assert result.outcome == Outcome.NOTE and entry.kind == EntryKind.NOTE
+    assert entry.verification == ("reply_address" if mode == "own_token" else "unverified")
+    if expected == "reply":
+        assert result.outcome == Outcome.REPLY and entry.kind == EntryKind.REPLY
         return
     assert result.outcome == Outcome.MESSAGE and entry.kind == EntryKind.MESSAGE
     assert entry.threaded_by == THREADED_BY.get(mode, mode)
     joined = target.collaborators.filter(user=author).exists()
-    assert joined == (expected == "joins_and_message" or sender in SPECS[key].collaborators)
+    assert joined == (sender in SPECS[key].collaborators)
