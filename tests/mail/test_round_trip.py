@@ -240,3 +240,59 @@ def test_fetchmail_command_and_task(mailbox, imap_server, smtp_sink):
     imap_server.deliver(first_mail(subject="Second").as_bytes())
     assert fetch_mailboxes.call() == 1
     assert Ticket.objects.count() == 2
+
+
+def test_agent_answers_an_alert_by_email_and_the_requester_gets_the_reply(
+    mailbox, imap_server, smtp_sink, john, org
+):
+    """The agent's mail client answers the new-ticket alert through the signed reply address
+    (sub-addressing on): the answer is John's reply, sent to the requester over SMTP, threaded
+    into her conversation; `#note` makes an internal note that goes nowhere."""
+    mailbox.subaddress_separator = "+"
+    mailbox.save()
+    original = first_mail(subject="VPN down", body="The VPN refuses me.\n")
+    imap_server.deliver(original.as_bytes())
+    fetch_all()
+    ticket = Ticket.objects.get()
+    [ack] = smtp_sink.to(REQUESTER)
+    [alert] = smtp_sink.to("john@helpline.example")
+    assert alert["Reply-To"].startswith("help+hl-") and alert["Reply-To"].endswith(
+        "@helpline.example"
+    )
+    assert "#note" in alert.get_body(("plain",)).get_content()
+
+    smtp_sink.clear()
+    answer = EmailMessage()
+    answer["From"] = "John Smith <john@helpline.example>"
+    answer["To"] = alert["Reply-To"]  # this client drops In-Reply-To: the address alone verifies
+    answer["Subject"] = "Re: " + alert["Subject"]
+    answer["Message-ID"] = make_msgid(domain="helpline.example")
+    quoted = "\n".join("> " + line for line in alert.get_body(("plain",)).get_content().split("\n"))
+    answer.set_content(
+        f"Restart the client, then try again.\n\nOn Monday, Helpline wrote:\n{quoted}"
+    )
+    imap_server.deliver(answer.as_bytes())
+    [report] = fetch_all()
+    assert report.outcomes == {"reply": 1}, report.summary()
+    entry = ticket.entries.order_by("-id").first()
+    assert entry.author == john and entry.body_text == "Restart the client, then try again."
+    assert entry.verification == "reply_address"
+    [reply] = smtp_sink.to(REQUESTER)
+    assert "Restart the client, then try again." in reply.get_body(("plain",)).get_content()
+    assert reply["References"].split()[0] == original["Message-ID"]
+    assert ack["Message-ID"] in reply["References"]
+
+    smtp_sink.clear()
+    note = EmailMessage()
+    note["From"] = "john@helpline.example"
+    note["To"] = alert["Reply-To"]
+    note["Subject"] = "Re: " + alert["Subject"]
+    note["Message-ID"] = make_msgid(domain="helpline.example")
+    note.set_content("#note\nCustomer is on the old client version.")
+    imap_server.deliver(note.as_bytes())
+    [report] = fetch_all()
+    assert report.outcomes == {"note": 1}, report.summary()
+    assert (
+        ticket.entries.order_by("-id").first().body_text == "Customer is on the old client version."
+    )
+    assert not smtp_sink.to(REQUESTER)
