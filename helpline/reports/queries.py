@@ -2,7 +2,9 @@
 
 Nothing here loads tickets into Python: each query groups and counts in the database and returns
 one row per group (or per day, or per bucket). Every query starts from
-`access.visible_tickets(user)`, so a figure never includes a ticket the viewer may not see.
+`access.worked_tickets(user)`: a figure counts only the tickets the viewer works as an agent,
+never one they may not see, nor one they only requested or are CC'd on (there they are a
+requester).
 
 Definitions (shown on the report page too):
 - created: tickets opened in the period.
@@ -78,7 +80,7 @@ GROUPINGS: dict[str, Grouping] = {
 
 @dataclass
 class Figures:
-    """The figures of one group (or of all visible tickets when `is_total`)."""
+    """The figures of one group (or of all the viewer's tickets when `is_total`)."""
 
     key: Any
     label: str = ""
@@ -134,11 +136,12 @@ class GroupReport:
 # Building blocks
 
 
-def _visible(user, grouping: Grouping | None) -> Fragment:
-    """The visible tickets as a subquery with the columns reports need and the group as `grp`."""
-    qs = access.visible_tickets(user)
+def _worked(user, grouping: Grouping | None) -> Fragment:
+    """The tickets the user works, as a subquery with the columns reports need and the group
+    as `grp`."""
+    qs = access.worked_tickets(user)
     if qs.query.is_empty():
-        # Nobody signed in sees nothing; an impossible id keeps the SQL valid.
+        # Someone who works no ticket counts nothing; an impossible id keeps the SQL valid.
         qs = Ticket.objects.filter(pk__lt=0)
     grp = F(grouping.column) if grouping else Value(None, output_field=IntegerField())
     qs = qs.annotate(grp=grp)
@@ -189,7 +192,7 @@ EVENT_FLAGS = ("created", "resolved", "reopened", "transferred", "overdue")
 
 
 def _facts(user, grouping: Grouping | None, period: Period) -> Fragment:
-    vis = _visible(user, grouping)
+    vis = _worked(user, grouping)
     fr_in, res_in = _in("t.first_responded_at"), _in("t.resolved_at")
     resolved = f"{res_in} AND t.merged_into_id IS NULL"
     template = f"""
@@ -262,7 +265,7 @@ def _bucket_columns() -> list[str]:
 
 def _backlog(user, grouping, at: datetime, now: datetime) -> list[dict]:
     """Open or pending tickets per group at `at`: the current backlog minus what came since."""
-    vis = _visible(user, grouping)
+    vis = _worked(user, grouping)
     parts = [
         "SELECT t.grp AS grp, 1 AS backlog FROM ({vis}) t WHERE t.state IN ('open', 'pending')"
     ]
@@ -382,7 +385,7 @@ def daily(user, period: Period, now: datetime | None = None) -> list[Day]:
     """
     now = now or timezone.now()
     tzname = period.tzname
-    vis = _visible(user, None)
+    vis = _worked(user, None)
     template = f"""
         SELECT d.day AS day,
           COUNT(DISTINCT CASE WHEN d.what = 'created' THEN d.ticket_id END) AS created,
@@ -461,7 +464,7 @@ def _as_date(value) -> date:
 
 
 def _backlog_total(user) -> int:
-    return access.visible_tickets(user).filter(state__in=["open", "pending"]).count()
+    return access.worked_tickets(user).filter(state__in=["open", "pending"]).count()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -478,12 +481,12 @@ def resolution_distribution(user, period: Period) -> list[Bucket]:
 
 
 def csat_comments(user, period: Period, limit: int = 50):
-    """The latest answered surveys with a comment, of tickets the user may see."""
+    """The latest answered surveys with a comment, of tickets the user works."""
     from helpline.reports.models import CsatSurvey
 
     return (
         CsatSurvey.objects.filter(
-            ticket__in=access.visible_tickets(user).values("id"),
+            ticket__in=access.worked_tickets(user).values("id"),
             responded_at__gte=period.start,
             responded_at__lt=period.end,
         )

@@ -1,4 +1,4 @@
-"""The reports page and its CSV exports (agents only; figures of visible tickets only)."""
+"""The reports page and its CSV exports (agents only; figures of the tickets they work only)."""
 
 from dataclasses import dataclass
 

@@ -6,11 +6,12 @@
     -vpn  -"out of office"      without this word / phrase
     status:open assignee:me dept:"Online Banking"   field filters (see FIELDS); -status:closed
 
-Words look in the ticket number, subject, requester name and e-mail, and the thread (internal
-notes only for agents). Results are the best TOP_N matches by relevance among the tickets the
-caller may see, never "every match sorted by date": ranking a bounded set is what keeps a common
-word fast at a million tickets. The same syntax runs on PostgreSQL (tsvector, GIN) and SQLite
-(FTS5); on other databases words match nothing.
+Words look in the ticket number, subject, requester name and e-mail, and the thread; internal
+notes count only on the tickets the searcher works as an agent (see NoteScope). Results are the
+best TOP_N matches by relevance among the tickets the caller may see, never "every match sorted
+by date": ranking a bounded set is what keeps a common word fast at a million tickets. The same
+syntax runs on PostgreSQL (tsvector, GIN) and SQLite (FTS5); on other databases words match
+nothing.
 """
 
 import re
@@ -18,7 +19,18 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import BigIntegerField, F, FloatField, Func, Lookup, Q, QuerySet, Subquery
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    F,
+    FloatField,
+    Func,
+    Lookup,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
@@ -74,6 +86,26 @@ class ParsedQuery:
 
     def __bool__(self) -> bool:
         return bool(self.words or self.excluded or self.filters)
+
+
+@dataclass(frozen=True)
+class NoteScope:
+    """On which tickets the words of internal notes count, decided per ticket as the ticket page
+    decides whether to show them: everywhere for administrators, nowhere for requesters, and for
+    agents on the tickets they work (`access.worked_tickets`), not on those they only requested
+    or are CC'd on in a department where they have no role.
+    """
+
+    everywhere: bool = False
+    worked: Q | None = None  # an agent's worked tickets, as a condition on the ticket row
+
+    @classmethod
+    def of(cls, user) -> "NoteScope":
+        if access.is_admin(user):
+            return cls(everywhere=True)
+        if access.is_agent(user):
+            return cls(worked=access.worked_condition(user))
+        return cls()
 
 
 def parse(text: str) -> ParsedQuery:
@@ -201,16 +233,33 @@ def _fts_expression(words: list[Term], excluded: list[Term], public_only: bool) 
     for term in excluded:
         expression += f" NOT {_fts_term(term)}"
     if public_only:
-        # Requesters never match on internal notes.
+        # Every column but the internal notes.
         expression = "{number subject requester body} : (" + expression + ")"
     return expression
 
 
-def _pg_best_matches(qs: QuerySet, parsed: ParsedQuery, public_only: bool) -> Lookup:
+def _pg_vector(notes: NoteScope):
+    """The vector a ticket's words are matched against when notes do not count everywhere."""
+    public = Coalesce(
+        "search_document__public_document",
+        "search_document__document",
+        output_field=TSVectorField(),
+    )
+    if notes.worked is None:
+        return public
+    # A condition that is NULL (no team, no assignee) is not worked: the public text.
+    return Case(
+        When(notes.worked, then=F("search_document__document")),
+        default=public,
+        output_field=TSVectorField(),
+    )
+
+
+def _pg_best_matches(qs: QuerySet, parsed: ParsedQuery, notes: NoteScope) -> Lookup:
     tsquery, params = _pg_tsquery(parsed.words, parsed.excluded)
-    if not qs.query.where:
+    if not qs.query.where and notes.worked is None:
         # An administrator's unfiltered list: rank the index alone, no ticket to look at.
-        vector = "coalesce(d.public_document, d.document)" if public_only else "d.document"
+        vector = "d.document" if notes.everywhere else "coalesce(d.public_document, d.document)"
         sql = (
             f"SELECT d.ticket_id FROM {DOCUMENT_TABLE} d WHERE {vector} @@ {tsquery} "
             f"ORDER BY ts_rank(d.head, {tsquery}) DESC, d.ticket_id DESC LIMIT {TOP_N}"
@@ -220,15 +269,17 @@ def _pg_best_matches(qs: QuerySet, parsed: ParsedQuery, public_only: bool) -> Lo
     # conditions by primary key (as `id IN (visible tickets)` it may hash every visible
     # ticket first: 400 ms at a million tickets for a word in 1% of them).
     query = RawSQL(tsquery, params, output_field=TSVectorField())
-    if public_only:
-        public = Coalesce(
-            "search_document__public_document",
-            "search_document__document",
-            output_field=TSVectorField(),
-        )
-        matching = qs.alias(search_vector=public).filter(search_vector__tsmatch=query)
-    else:
+    if notes.everywhere:
         matching = qs.filter(search_document__document__tsmatch=query)
+    else:
+        matching = qs.alias(search_vector=_pg_vector(notes)).filter(search_vector__tsmatch=query)
+    if notes.worked is not None:
+        # The public text is part of `document` too, so whatever the ticket its words (not
+        # the exclusions) match `document`: a condition the GIN index answers before the
+        # per-ticket one is looked at.
+        words, words_params = _pg_tsquery(parsed.words, [])
+        indexed = RawSQL(words, words_params, output_field=TSVectorField())
+        matching = matching.filter(search_document__document__tsmatch=indexed)
     # Rank by the small head vector: matches in number, subject or requester first, then the
     # newest. Ranking by the whole thread would read every match's whole thread.
     rank = Func(
@@ -266,53 +317,105 @@ def _any_of(array) -> InArray:
     return InArray(F("pk"), array)
 
 
-def _sqlite_best_matches(qs: QuerySet, parsed: ParsedQuery, public_only: bool) -> RawSQL:
-    expression = _fts_expression(parsed.words, parsed.excluded, public_only)
+# Weights per column: number, subject, requester, body, notes.
+_BM25 = f"bm25({FTS_TABLE}, 10.0, 10.0, 4.0, 1.0, 1.0)"
+
+
+def _worked_sql(qs: QuerySet, notes: NoteScope) -> tuple[str, list] | None:
+    """SQL selecting the ids of the tickets of `qs` the agent works, or None if `notes` is not
+    an agent's (or they work none of them by construction)."""
+    if notes.worked is None:
+        return None
+    try:
+        sql, params = qs.filter(notes.worked).order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        return None
+    return sql, list(params)
+
+
+def _sqlite_best_matches(qs: QuerySet, parsed: ParsedQuery, notes: NoteScope) -> RawSQL:
     within, within_params = "", []
     if qs.query.where:  # Ranking happens among the tickets the caller may see.
         sql, params = qs.order_by().values("pk").query.sql_with_params()
         within, within_params = f" AND rowid IN ({sql})", list(params)
+    full = _fts_expression(parsed.words, parsed.excluded, public_only=False)
+    public = _fts_expression(parsed.words, parsed.excluded, public_only=True)
+    worked = _worked_sql(qs, notes)
+    if worked is None:
+        sql = (
+            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s{within} "
+            f"ORDER BY {_BM25}, rowid DESC LIMIT {TOP_N}"
+        )
+        return RawSQL(sql, [full if notes.everywhere else public, *within_params])
+    # An FTS5 query has one MATCH expression: the tickets the agent works match with their
+    # notes, the others without; each part ranked by its own expression.
+    worked_sql, worked_params = worked
     sql = (
-        f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s{within} "
-        # Weights per column: number, subject, requester, body, notes.
-        f"ORDER BY bm25({FTS_TABLE}, 10.0, 10.0, 4.0, 1.0, 1.0), rowid DESC LIMIT {TOP_N}"
+        f"SELECT rowid FROM ("
+        f"SELECT rowid, {_BM25} AS score FROM {FTS_TABLE} "
+        f"WHERE {FTS_TABLE} MATCH %s AND rowid IN ({worked_sql}) "
+        f"UNION ALL SELECT rowid, {_BM25} AS score FROM {FTS_TABLE} "
+        f"WHERE {FTS_TABLE} MATCH %s{within} AND rowid NOT IN ({worked_sql})"
+        f") ORDER BY score, rowid DESC LIMIT {TOP_N}"
     )
-    return RawSQL(sql, [expression, *within_params])
+    return RawSQL(sql, [full, *worked_params, public, *within_params, *worked_params])
 
 
-def best_matches(qs: QuerySet, parsed: ParsedQuery, public_only: bool) -> Q | Lookup:
-    """A condition keeping the TOP_N best matches of `parsed.words` within `qs`.
+def best_matches(qs: QuerySet, parsed: ParsedQuery, notes: NoteScope) -> Q | Lookup:
+    """A condition keeping the TOP_N best matches of `parsed.words` within `qs`, internal notes
+    counting on the tickets `notes` says.
 
     Raise EmptyResultSet when nothing can match (no search index on this database, or `qs`
     is empty by construction).
     """
     vendor = connections[qs.db].vendor
     if vendor == "postgresql":
-        return _pg_best_matches(qs, parsed, public_only)
+        return _pg_best_matches(qs, parsed, notes)
     if vendor == "sqlite":
-        return Q(pk__in=_sqlite_best_matches(qs, parsed, public_only))
+        return Q(pk__in=_sqlite_best_matches(qs, parsed, notes))
     raise EmptyResultSet
 
 
-def _any_match_sql(qs: QuerySet, terms: list[Term], public_only: bool) -> tuple[str, list]:
-    """SQL selecting ids of tickets matching any of `terms` (for exclusion-only searches)."""
+def _any_match_sql(qs: QuerySet, terms: list[Term], notes: NoteScope) -> tuple[str, list]:
+    """SQL selecting ids of tickets matching any of `terms` (for exclusion-only searches).
+
+    Matching any term is monotonic: a ticket matches in its notes where they count, or in its
+    public text wherever.
+    """
     vendor = connections[qs.db].vendor
+    worked = _worked_sql(qs, notes)
     if vendor == "postgresql":
         parts, params = [], []
         for term in terms:
             sql, term_params = _pg_term(term)
             parts.append(sql)
             params += term_params
-        vector = "coalesce(d.public_document, d.document)" if public_only else "d.document"
+        tsquery = "(" + " || ".join(parts) + ")"
+        public = f"coalesce(d.public_document, d.document) @@ {tsquery}"
+        select = f"SELECT d.ticket_id FROM {DOCUMENT_TABLE} d WHERE "
+        if notes.everywhere:
+            return select + f"d.document @@ {tsquery}", params
+        if worked is None:
+            return select + public, params
+        # The public text is part of `document`: the GIN index answers the first condition.
+        worked_sql, worked_params = worked
         return (
-            f"SELECT d.ticket_id FROM {DOCUMENT_TABLE} d WHERE {vector} @@ ({' || '.join(parts)})",
-            params,
+            select + f"d.document @@ {tsquery} AND (d.ticket_id IN ({worked_sql}) OR {public})",
+            [*params, *worked_params, *params],
         )
     if vendor == "sqlite":
         expression = " OR ".join(_fts_term(t) for t in terms)
-        if public_only:
-            expression = "{number subject requester body} : (" + expression + ")"
-        return f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [expression]
+        public = "{number subject requester body} : (" + expression + ")"
+        select = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"
+        if notes.everywhere:
+            return select, [expression]
+        if worked is None:
+            return select, [public]
+        worked_sql, worked_params = worked
+        return (
+            f"{select} UNION {select} AND rowid IN ({worked_sql})",
+            [public, expression, *worked_params],
+        )
     raise EmptyResultSet
 
 
@@ -321,18 +424,18 @@ def filter_tickets(qs: QuerySet, text: str, user=None) -> QuerySet:
 
     Field filters narrow first; words then keep the TOP_N most relevant tickets among the rest.
     Adds no query of its own: everything becomes one subquery of `qs`. Internal notes are
-    searched only for agents.
+    searched only on the tickets `user` works as an agent (NoteScope).
     """
     parsed = parse(text)
     if not parsed:
         return qs
     qs = apply_field_filters(qs, parsed, user)
-    public_only = not access.is_agent(user)
+    notes = NoteScope.of(user)
     try:
         if parsed.words:
-            return qs.filter(best_matches(qs, parsed, public_only))
+            return qs.filter(best_matches(qs, parsed, notes))
         if parsed.excluded:
-            sql, params = _any_match_sql(qs, parsed.excluded, public_only)
+            sql, params = _any_match_sql(qs, parsed.excluded, notes)
             return qs.exclude(pk__in=RawSQL(sql, params))
     except EmptyResultSet:
         return qs.none()

@@ -49,9 +49,31 @@ def is_agent(user) -> bool:
 def visible_tickets(user, queryset: QuerySet | None = None) -> QuerySet:
     """Filter `queryset` (all tickets by default) down to what `user` may see.
 
-    Requesters see their own tickets and those they collaborate on. Agents see the tickets of the
-    departments they have access to, plus tickets assigned to them or their teams unless the
-    department is restricted. Administrators see all.
+    Requesters see their own tickets and those they collaborate on. Agents see the tickets they
+    work (`worked_tickets`) and, like any requester, those they asked for or are CC'd on.
+    Administrators see all.
+    """
+    qs = Ticket.objects.all() if queryset is None else queryset
+    if user is None or not user.is_authenticated or not user.is_active:
+        return qs.none()
+    if is_admin(user):
+        return qs
+    collaborating = Collaborator.objects.filter(user=user).values("ticket_id")
+    participating = Q(requester=user) | Q(pk__in=collaborating)
+    profile = agent_profile(user)
+    if profile is None:
+        return qs.filter(participating)
+    return qs.filter(_works(user, profile) | participating)
+
+
+def worked_tickets(user, queryset: QuerySet | None = None) -> QuerySet:
+    """Filter `queryset` (all tickets by default) down to the tickets `user` works as an agent.
+
+    Administrators work all; agents those of the departments they have a role in, plus those
+    assigned to them or their teams in unrestricted departments: exactly the tickets where
+    `role_for(user, ticket)` is not None. Unlike `visible_tickets`, a ticket the agent only
+    requested or is CC'd on is not among them: there they are a requester (no internal notes,
+    agents-only fields or report figures).
     """
     qs = Ticket.objects.all() if queryset is None else queryset
     if user is None or not user.is_authenticated or not user.is_active:
@@ -60,21 +82,30 @@ def visible_tickets(user, queryset: QuerySet | None = None) -> QuerySet:
         return qs
     profile = agent_profile(user)
     if profile is None:
-        collaborating = Collaborator.objects.filter(user=user).values("ticket_id")
-        return qs.filter(Q(requester=user) | Q(pk__in=collaborating))
+        return qs.none()
+    return qs.filter(_works(user, profile))
+
+
+def worked_condition(user) -> Q:
+    """The condition on a ticket row that `worked_tickets(user)` filters by, to combine with
+    others in one query (search decides per row whether internal notes count)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return Q(pk__in=[])
+    if is_admin(user):
+        return Q()
+    profile = agent_profile(user)
+    return Q(pk__in=[]) if profile is None else _works(user, profile)
+
+
+def _works(user, profile: Agent) -> Q:
+    # The queryset form of role_for(): a department role, or an assignment outside restricted
+    # departments.
     departments = list(profile.department_roles())
     teams = list(profile.team_ids())
     assigned = Q(assignee=user)
     if teams:
         assigned |= Q(team__in=teams)
-    collaborating = Collaborator.objects.filter(user=user).values("ticket_id")
-    return qs.filter(
-        Q(department__in=departments)
-        | (assigned & Q(department__restricted=False))
-        # Like any requester, an agent sees what they asked for or were CC'd on.
-        | Q(requester=user)
-        | Q(pk__in=collaborating)
-    )
+    return Q(department__in=departments) | (assigned & Q(department__restricted=False))
 
 
 def _is_participant(user, ticket: Ticket) -> bool:

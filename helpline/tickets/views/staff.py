@@ -1,8 +1,9 @@
 """The agent panel: dashboard, queues, saved searches and quick search (thin views).
 
 Everything here reads through `tickets.queues` (which starts from `access.visible_tickets`), so a
-page never shows a ticket the agent may not see. Sign-in, profile and password pages are in
-staff_account.py; bulk changes and saving searches in staff_bulk.py.
+page never shows a ticket the agent may not see; the dashboard's figures, like the reports', count
+only the tickets the agent works (`access.worked_tickets`). Sign-in, profile and password pages
+are in staff_account.py; bulk changes and saving searches in staff_bulk.py.
 """
 
 from collections.abc import Callable, Mapping
@@ -54,7 +55,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """Landing page: capped counts, each linking to its queue, and the agent's next ten tickets."""
     user = request.user
     now = timezone.now()
-    counts = queues.dashboard_counts(user, now)
+    counts = _dashboard_counts(user, now)
     week_start = queues.week_start(timezone.localdate(now))
     open_url = reverse("staff:queue", args=["open"])
     all_url = reverse("staff:queue", args=["all"])
@@ -75,6 +76,25 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         request,
         "staff/dashboard.html",
         {"cards": cards, "my_tickets": mine, "active_queue": "dashboard", "now": now},
+    )
+
+
+def _dashboard_counts(user, now) -> dict[str, int]:
+    """The figures of the dashboard's cards (see queues.dashboard_counts), of the tickets the
+    agent works: not those they only requested or are CC'd on in a department where they have
+    no role (there they are a requester; "Unassigned" is not theirs to assign)."""
+    today = timezone.localdate(now)
+    querysets = {
+        "open": queues.QUEUES["open"].tickets(user, now=now),
+        "overdue": queues.QUEUES["overdue"].tickets(user, now=now),
+        "due_today": queues.QUEUES["open"].tickets(user, {"due": "today"}, now=now),
+        "unassigned": queues.QUEUES["unassigned"].tickets(user, now=now),
+        "resolved_in_sla": queues.QUEUES["all"].tickets(
+            user, {"resolution": "met", "resolved_from": queues.week_start(today)}, now=now
+        ),
+    }
+    return queues.capped_counts(
+        {key: access.worked_tickets(user, qs) for key, qs in querysets.items()}
     )
 
 

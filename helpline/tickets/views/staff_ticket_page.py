@@ -144,8 +144,8 @@ def render_ticket_page(
     can = permissions(user, ticket)
     role = access.role_for(user, ticket)
     # An agent who only requested this ticket (no role in its department) sees it as a requester
-    # would: internal notes stay hidden.
-    show_notes = access.is_admin(user) or role is not None
+    # would: internal notes and agents-only field values stay hidden.
+    as_agent = access.is_admin(user) or role is not None
     show_history = request.GET.get("history") != "0"
     if tab not in ("reply", "note"):
         tab = request.GET.get("compose")
@@ -169,7 +169,7 @@ def render_ticket_page(
         "can": can,
         "role": role,
         "read_only": not can["anything"],
-        "thread": _thread(ticket, show_notes, now),
+        "thread": _thread(ticket, as_agent, now),
         "show_history": show_history,
         "tab": tab,
         "stale": stale,
@@ -182,7 +182,7 @@ def render_ticket_page(
         "other_tickets": list(others),
         "collaborators": list(ticket.collaborators.select_related("user").order_by("added_at")),
         "priority_colour": colour,
-        "field_values": custom_fields.shown(ticket, requester_side=False),
+        "field_values": custom_fields.shown(ticket, requester_side=not as_agent),
         "attachments_help": attachments_help(),
         "stamp_format": "D j M Y, H:i",
         "now_stamp": stamp(now),
