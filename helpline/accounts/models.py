@@ -5,6 +5,7 @@ from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.crypto import salted_hmac
@@ -25,9 +26,45 @@ class Permission(models.TextChoices):
 
 
 class HelplineUserManager(UserManager):
+    def for_sign_in(self, identifier: str) -> "User | None":
+        """The one account a sign-in name means: the exact username, else the only account with
+        that email address (any case); None when unknown or ambiguous.
+
+        Signing in with the email address works as well as with the username. An ambiguous name
+        (two accounts share the address) never picks one at random: the sign-in fails.
+        """
+        identifier = (identifier or "").strip()
+        if not identifier:
+            return None
+        user = self.filter(username=identifier).first()
+        if user is not None:
+            return user
+        matches = list(self.filter(email__iexact=identifier)[:2])
+        return matches[0] if len(matches) == 1 else None
+
     def get_by_natural_key(self, username):
-        # Signing in with the email address works as well as with the username.
-        return self.get(models.Q(username=username) | models.Q(email__iexact=username))
+        user = self.for_sign_in(username)
+        if user is None:
+            # ModelBackend treats this like a wrong password (and still runs the hasher).
+            raise self.model.DoesNotExist(f"No single account answers to {username!r}.")
+        return user
+
+    def throttle_key(self, identifier: str) -> str:
+        """What sign-in failures are counted against: the account the name resolves to (any
+        spelling: username or email, any case, surrounding spaces), else the name lower-cased."""
+        identifier = (identifier or "").strip()
+        user = self.for_sign_in(identifier)
+        if user is None and identifier:
+            matches = list(self.filter(username__iexact=identifier)[:2])
+            user = matches[0] if len(matches) == 1 else None
+        return user.username if user is not None else identifier.lower()
+
+    def name_taken(self, name: str, exclude_pk: int | None = None) -> bool:
+        """Whether another account answers to `name`: its username or email, in any case."""
+        others = self.exclude(pk=exclude_pk) if exclude_pk else self.all()
+        return others.filter(
+            models.Q(username__iexact=name) | models.Q(email__iexact=name)
+        ).exists()
 
 
 class User(AbstractUser):
@@ -53,6 +90,28 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def clean(self) -> None:
+        """A username never collides with another account's username or email (in any case), so
+        a sign-in name always means one account."""
+        super().clean()
+        errors = {}
+        others = User.objects.exclude(pk=self.pk) if self.pk else User.objects.all()
+        if self.username:
+            if others.filter(username__iexact=self.username).exists():
+                errors["username"] = "Another account has this username (in other capitals)."
+            elif others.filter(email__iexact=self.username).exists():
+                errors["username"] = "This is another account's email address: choose another."
+            elif "@" in self.username and self.username.lower() != (self.email or "").lower():
+                # Such a name could be someone's address one day: sign-in would be ambiguous.
+                errors["username"] = (
+                    "A username that is an email address must be this account's own email "
+                    "address. Choose one without “@”, or set the email address to match."
+                )
+        if self.email and others.filter(username__iexact=self.email).exists():
+            errors["email"] = "Another account has this address as its username."
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def display_name(self) -> str:

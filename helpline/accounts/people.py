@@ -26,6 +26,20 @@ def find_by_email(email: str) -> User | None:
     return User.objects.filter(email__iexact=(email or "").strip()).first()
 
 
+def username_for(email: str, suffix: bool = False) -> str:
+    """A username for a new account with this (normalised) address.
+
+    The address itself when it is a valid username; otherwise a name with no "@", which can never
+    be someone else's address ("ken!@example.com" must not become "ken@example.com"). Sign-in
+    takes a username or an address, so the two must never meet.
+    """
+    safe = _USERNAME_SAFE.sub("", email)
+    if not suffix and safe == email and len(email) <= 150:
+        return email
+    base = safe.replace("@", "_at_")[:120] or "requester"
+    return f"{base}-{get_random_string(6).lower()}" if suffix else base
+
+
 def get_or_create_requester(email: str, name: str = "") -> tuple[User, bool]:
     """The user with this email address, created (without a usable password) if new."""
     email = normalise_email(email)
@@ -33,9 +47,10 @@ def get_or_create_requester(email: str, name: str = "") -> tuple[User, bool]:
     if user is not None:
         return user, False
     name = (name or "").strip()[:150]
-    base = _USERNAME_SAFE.sub("", email)[:130] or "requester"
     for attempt in range(5):
-        username = base if attempt == 0 else f"{base[:120]}-{get_random_string(6).lower()}"
+        username = username_for(email, suffix=attempt > 0)
+        if User.objects.name_taken(username):
+            continue
         try:
             with transaction.atomic():
                 user = User(username=username, email=email, name=name)

@@ -6,7 +6,10 @@ from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 from django.utils.crypto import salted_hmac
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
+from helpline.accounts import registration
 from helpline.accounts.models import User
 from tests.accounts.conftest import app_code
 
@@ -216,8 +219,7 @@ def test_signing_in_gives_a_new_session_key(client, demo, password, login_url, u
 
 
 def test_registering_gives_a_new_session_key(client, demo):
-    planted = planted_session(client)
-    response = client.post(
+    client.post(
         "/register/",
         {
             "name": "Nina New",
@@ -226,7 +228,15 @@ def test_registering_gives_a_new_session_key(client, demo):
             "password2": "a-long-Passphrase-7",
         },
     )
-    assert response.status_code == 302
+    # Registration signs in when the link from the mail is confirmed.
+    nina = User.objects.get(email="nina@example.org")
+    finish = {
+        "account": urlsafe_base64_encode(force_bytes(nina.pk)),
+        "token": registration.tokens.make_token(nina),
+    }
+    planted = planted_session(client)
+    response = client.post("/register/", finish)
+    assert response.status_code == 302 and SessionStore(session_key(client)).load()[SESSION_KEY]
     assert session_key(client) != planted and not SessionStore().exists(planted)
 
 

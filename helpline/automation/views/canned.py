@@ -11,11 +11,16 @@ from helpline.tickets.views.staff import agent_required
 
 
 def _ticket(request: HttpRequest):
-    """The ticket named by ?ticket=, which the agent must be allowed to see (else 404)."""
+    """The ticket named by ?ticket=, which the agent must be allowed to reply to.
+
+    Seeing a ticket is not enough: an agent who opened a ticket of another department as its
+    requester sees it, but that department's canned responses are not theirs to read. An
+    invisible ticket answers 404 (like a missing one), a visible one without the permission 403.
+    """
     number = (request.GET.get("ticket") or "").strip()[:32]
     if not number:
         raise Http404("No ticket given.")
-    return access.access_ticket(request.user, number)
+    return access.access_ticket(request.user, number, Permission.REPLY)
 
 
 @agent_required

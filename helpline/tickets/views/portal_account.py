@@ -3,12 +3,11 @@
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
-from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse, reverse_lazy
 
-from helpline.accounts.people import get_or_create_requester
+from helpline.accounts import registration
 from helpline.tickets import access
 from helpline.tickets.forms_portal import (
     ClaimingPasswordResetForm,
@@ -22,7 +21,7 @@ from helpline.tickets.views.portal_common import (
     page,
 )
 
-# Registration signs the new user in directly; the axes backend only guards password checks.
+# The confirmation link signs the new user in directly; the axes backend only guards passwords.
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
@@ -52,48 +51,62 @@ class PortalLogoutView(auth_views.LogoutView):
         return response
 
 
+class PrivateRegisterForm(RegisterForm):
+    """RegisterForm without its look-up of the address: whether an address has an account (or
+    guest tickets) is told only to that address, by mail (helpline.accounts.registration)."""
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip()
+
+
 def register(request) -> HttpResponse:
-    """A new account with a password; an address known from guest tickets is claimed through the
-    password-reset email instead (see RegisterForm)."""
+    """Register: the answer is "check your email" whether or not the address is known; the mail
+    finishes a new account or tells the owner of a known address how to sign in."""
+    if "token" in request.GET or "token" in request.POST:
+        return _finish_registration(request)
     if request.user.is_authenticated:
         return redirect("portal:my_tickets")
+    if request.GET.get("sent"):
+        return page(request, "registration/register_sent.html")
     if request.method == "POST":
-        form = RegisterForm(request.POST)
-        if form.is_valid():
-            user = _create_account(request, form)
-            if user is not None:
-                login(request, user, backend=MODEL_BACKEND)
-                messages.success(request, "Welcome! Your account is ready.")
-                return redirect("portal:my_tickets")
+        form = PrivateRegisterForm(request.POST)
+        if form.is_valid() and _start_registration(request, form):
+            return redirect(reverse("portal:register") + "?sent=1")
     else:
-        form = RegisterForm()
+        form = PrivateRegisterForm()
     return page(request, "registration/register.html", {"form": form})
 
 
-def _create_account(request, form: RegisterForm):
+def _start_registration(request, form: RegisterForm) -> bool:
+    data = form.cleaned_data
     ip = client_ip(request)
-    if REGISTRATIONS.exceeded(ip=ip):
+    if REGISTRATIONS.exceeded(ip=ip, email=data["email"]):
         form.add_error(
             None,
-            "Too many new accounts from your network in a short time. Please wait "
+            "Too many registrations in a short time. Please wait "
             f"{REGISTRATIONS.minutes()} minutes and try again.",
         )
-        return None
-    data = form.cleaned_data
-    try:
-        user, created = get_or_create_requester(data["email"], data["name"])
-    except ValidationError as exc:
-        form.add_error(
-            "email", exc.message_dict.get("email") if hasattr(exc, "error_dict") else exc
-        )
-        return None
-    if not created:  # Someone else registered the address a moment ago.
-        form.add_error("email", "An account with this address already exists.")
-        return None
-    user.set_password(data["password1"])
-    user.save(update_fields=["password"])
-    REGISTRATIONS.hit(ip=ip)
-    return user
+        return False
+    REGISTRATIONS.hit(ip=ip, email=data["email"])
+    registration.register(data["email"], data["name"], data["password1"])
+    return True
+
+
+def _finish_registration(request) -> HttpResponse:
+    """The link from the confirmation mail: a page with a button (mail scanners that follow
+    links must not use it up), whose POST sets the chosen password and signs in."""
+    source = request.POST if request.method == "POST" else request.GET
+    uidb64, token = source.get("account", ""), source.get("token", "")
+    user = registration.pending_account(uidb64, token)
+    if user is None:
+        return page(request, "registration/register_confirm.html", status=404)
+    if request.method != "POST":
+        context = {"account": user, "uidb64": uidb64, "token": token}
+        return page(request, "registration/register_confirm.html", context)
+    registration.confirm(user)
+    login(request, user, backend=MODEL_BACKEND)
+    messages.success(request, "Welcome! Your account is ready.")
+    return redirect("portal:my_tickets")
 
 
 class PortalPasswordResetView(PortalContextMixin, auth_views.PasswordResetView):
