@@ -6,7 +6,6 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.urls import reverse
 
 from helpline.accounts.models import Agent, User
-from helpline.accounts.people import find_by_email
 from helpline.tickets import fields as custom_fields
 from helpline.tickets import uploads
 from helpline.tickets.actions import SUBJECT_MAX
@@ -185,8 +184,8 @@ class PortalAuthenticationForm(AuthenticationForm):
 
 
 class RegisterForm(forms.Form):
-    """A new portal account. An address that opened tickets as a guest is claimed through the
-    password-reset email instead, which proves the address is theirs."""
+    """A new portal account, finished through a link mailed to the address (which proves it is
+    theirs); an address that already has an account gets a mail saying how to sign in."""
 
     name = _text("Your name", NAME_MAX, "Enter your name.")
     email = forms.EmailField(
@@ -212,25 +211,11 @@ class RegisterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["name"].widget.attrs["autocomplete"] = "name"
         self.fields["email"].widget.attrs["autocomplete"] = "email"
-        self.claimable = False
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip()
-        existing = find_by_email(email)
-        if existing is not None:
-            if existing.has_usable_password():
-                raise forms.ValidationError(
-                    "An account with this address already exists. Sign in, or reset the "
-                    "password if you forgot it.",
-                    code="exists",
-                )
-            self.claimable = True
-            raise forms.ValidationError(
-                "Tickets were opened from this address before. To claim them, set a password "
-                "through the email that “Forgot your password?” sends.",
-                code="claim",
-            )
-        return email
+        # Whether the address has an account (or guest tickets) is told only to that address,
+        # by mail (helpline.accounts.registration): the page answers the same either way.
+        return self.cleaned_data["email"].strip()
 
     def clean(self):
         data = super().clean()

@@ -448,7 +448,9 @@ def week_start(today: date) -> date:
 def dashboard_counts(user, now=None) -> dict[str, int]:
     """Open, overdue, due today, unassigned and resolved-within-SLA-this-week, capped.
 
-    Days and weeks are the viewer's (the active time zone).
+    Days and weeks are the viewer's (the active time zone). Like the reports, the figures count
+    the tickets the agent works (`access.worked_tickets`): not those they only requested or are
+    CC'd on in a department where they have no role.
     """
     now = now or timezone.now()
     today = timezone.localdate(now)
@@ -461,4 +463,4 @@ def dashboard_counts(user, now=None) -> dict[str, int]:
             user, {"resolution": "met", "resolved_from": week_start(today)}, now=now
         ),
     }
-    return capped_counts(querysets)
+    return capped_counts({key: access.worked_tickets(user, qs) for key, qs in querysets.items()})

@@ -51,14 +51,6 @@ class PortalLogoutView(auth_views.LogoutView):
         return response
 
 
-class PrivateRegisterForm(RegisterForm):
-    """RegisterForm without its look-up of the address: whether an address has an account (or
-    guest tickets) is told only to that address, by mail (helpline.accounts.registration)."""
-
-    def clean_email(self) -> str:
-        return self.cleaned_data["email"].strip()
-
-
 def register(request) -> HttpResponse:
     """Register: the answer is "check your email" whether or not the address is known; the mail
     finishes a new account or tells the owner of a known address how to sign in."""
@@ -69,11 +61,11 @@ def register(request) -> HttpResponse:
     if request.GET.get("sent"):
         return page(request, "registration/register_sent.html")
     if request.method == "POST":
-        form = PrivateRegisterForm(request.POST)
+        form = RegisterForm(request.POST)
         if form.is_valid() and _start_registration(request, form):
             return redirect(reverse("portal:register") + "?sent=1")
     else:
-        form = PrivateRegisterForm()
+        form = RegisterForm()
     return page(request, "registration/register.html", {"form": form})
 
 

@@ -55,7 +55,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """Landing page: capped counts, each linking to its queue, and the agent's next ten tickets."""
     user = request.user
     now = timezone.now()
-    counts = _dashboard_counts(user, now)
+    counts = queues.dashboard_counts(user, now)
     week_start = queues.week_start(timezone.localdate(now))
     open_url = reverse("staff:queue", args=["open"])
     all_url = reverse("staff:queue", args=["all"])
@@ -76,25 +76,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         request,
         "staff/dashboard.html",
         {"cards": cards, "my_tickets": mine, "active_queue": "dashboard", "now": now},
-    )
-
-
-def _dashboard_counts(user, now) -> dict[str, int]:
-    """The figures of the dashboard's cards (see queues.dashboard_counts), of the tickets the
-    agent works: not those they only requested or are CC'd on in a department where they have
-    no role (there they are a requester; "Unassigned" is not theirs to assign)."""
-    today = timezone.localdate(now)
-    querysets = {
-        "open": queues.QUEUES["open"].tickets(user, now=now),
-        "overdue": queues.QUEUES["overdue"].tickets(user, now=now),
-        "due_today": queues.QUEUES["open"].tickets(user, {"due": "today"}, now=now),
-        "unassigned": queues.QUEUES["unassigned"].tickets(user, now=now),
-        "resolved_in_sla": queues.QUEUES["all"].tickets(
-            user, {"resolution": "met", "resolved_from": queues.week_start(today)}, now=now
-        ),
-    }
-    return queues.capped_counts(
-        {key: access.worked_tickets(user, qs) for key, qs in querysets.items()}
     )
 
 
