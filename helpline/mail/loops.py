@@ -18,7 +18,25 @@ _own_cache: dict = {}
 OWN_CACHE_SECONDS = 10
 
 
-def own_addresses() -> set[str]:
+class OwnAddresses(frozenset):
+    """Our addresses; `in` also knows their sub-addresses (help+anything@, and a mailbox's own
+    separator), which is where our signed reply addresses point."""
+
+    separators: str = "+"
+
+    def __contains__(self, email) -> bool:
+        email = (email or "").strip().lower()
+        if super().__contains__(email):
+            return True
+        local, at, domain = email.rpartition("@")
+        for separator in self.separators:
+            base, found, _ = local.partition(separator)
+            if found and base and super().__contains__(f"{base}{at}{domain}"):
+                return True
+        return False
+
+
+def own_addresses() -> OwnAddresses:
     """Every address the help desk sends from or receives at, lower-cased.
 
     Asked several times per message (intake, then each notification), so it is cached for a few
@@ -30,8 +48,12 @@ def own_addresses() -> set[str]:
         return cached[2]
     addresses = set(defaults)
     addresses |= set(Department.objects.exclude(email="").values_list("email", flat=True))
-    addresses |= set(Mailbox.objects.exclude(address="").values_list("address", flat=True))
-    own = {a.strip().lower() for a in addresses if a and "@" in a}
+    mailboxes = list(
+        Mailbox.objects.exclude(address="").values_list("address", "subaddress_separator")
+    )
+    addresses |= {address for address, _ in mailboxes}
+    own = OwnAddresses(a.strip().lower() for a in addresses if a and "@" in a)
+    own.separators = "".join(dict.fromkeys("+" + "".join(sep for _, sep in mailboxes)))
     _own_cache["own"] = (defaults, time.monotonic() + OWN_CACHE_SECONDS, own)
     return own
 

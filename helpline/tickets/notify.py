@@ -76,10 +76,11 @@ def queue(
         people.append(user)
     if not people:
         return []
-    refused = loops.own_addresses() | loops.banned_among([u.email for u in people])
+    own = loops.own_addresses()
+    banned = loops.banned_among([u.email for u in people])
     rows = []
     for user in people:
-        if user.email.lower() in refused:
+        if user.email.lower() in banned or user.email in own:
             continue
         row = Notification(kind=kind, ticket=ticket, entry=entry, recipient=user, email=user.email)
         if kind == NotificationKind.NEW_TICKET_ACK and loops.ack_rate_exceeded(user.email):

@@ -240,24 +240,8 @@ SLICE = [
 
 
 # A product bug, found by the matrix (see test_the_signed_reply_address_never_joins_the_ticket).
-REPLY_ADDRESS_JOINS = (
-    "Product bug: a verified requester's or collaborator's answer sent To: our signed reply "
-    "address (support+hl-…@helpline.example) makes that address, our own mailbox, a new user and "
-    "a collaborator of the ticket, which is then sent the ticket's mail: ingest.cc_addresses "
-    "leaves out our own addresses only as written, not their sub-addresses."
-)
-
-
-def has_reply_address_bug(cell: Cell) -> bool:
-    return cell.verification == "reply_address" and cell.sender in ("requester", "collaborator")
-
-
 def cells(chosen: list[Cell]) -> list:
-    bug = pytest.mark.xfail(strict=True, reason=REPLY_ADDRESS_JOINS)
-    return [
-        pytest.param(cell, id=cell.id, marks=[bug] if has_reply_address_bug(cell) else [])
-        for cell in chosen
-    ]
+    return [pytest.param(cell, id=cell.id) for cell in chosen]
 
 
 def test_the_matrix_covers_every_combination():
@@ -542,7 +526,6 @@ def run_cell(cell: Cell, channel: str, world: World, send) -> None:
     else:
         assert held == []
 
-    # Last, so that the cells of the reply-address bug (REPLY_ADDRESS_JOINS) check all the rest.
     collaborators = set(
         Collaborator.objects.filter(ticket=target).values_list("user__email", flat=True)
     )
@@ -674,7 +657,6 @@ def test_reject_marks_it_rejected_and_changes_nothing(world, monkeypatch, john):
         review.accept(john, held.pk)
 
 
-@pytest.mark.xfail(strict=True, reason=REPLY_ADDRESS_JOINS)
 def test_the_signed_reply_address_never_joins_the_ticket(world, monkeypatch, john):
     """Karen answers John's reply as her mail client does: To: the Reply-To it carried."""
     target = Ticket.objects.get(pk=world.ticket)
