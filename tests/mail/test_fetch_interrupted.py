@@ -47,6 +47,7 @@ REPO = Path(__file__).resolve().parents[2]
 ON_POSTGRES = connection.vendor == "postgresql"
 MESSAGES = 40
 NEW_COLLEAGUE = "new.colleague@example.org"
+TRUSTED_MX = "mx.helpline.example"
 MAILBOXES = {mode: f"kill-test-{mode}" for mode in AfterFetch.values}
 
 
@@ -77,6 +78,9 @@ def _mail(sender, subject, body, message_id="", answers=None, cc="", attachment=
     msg["To"] = "Helpline <help@helpline.example>"
     if cc:
         msg["Cc"] = cc
+        # Cc'd people join only from a verified sender: our receiving MTA vouches for this one.
+        domain = sender.rpartition("@")[2]
+        msg["Authentication-Results"] = f"{TRUSTED_MX}; dmarc=pass header.from={domain}"
     msg["Subject"] = subject
     msg["Date"] = format_datetime(timezone.now())
     if message_id:
@@ -173,6 +177,7 @@ def add_mailboxes(host: str, port: int) -> None:
             security=Security.NONE,
             username="helpdesk",
             password="imap-secret-1",
+            trusted_authserv_ids=TRUSTED_MX,
             after_fetch=mode,
             move_to="Processed" if mode == AfterFetch.MOVE else "",
             department=support,
