@@ -4,21 +4,79 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("HELPLINE_VAR_DIR", BASE_DIR.parent / "var"))
+
+# Typed environment variables (healthchecks' envint/envbool): a value that does not parse stops
+# the start-up with a message naming the variable, instead of a crash on first use.
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+
+
+def _bad(name: str, value: str, expected: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(f"The environment variable {name}={value!r} is not {expected}.")
 
 
 def env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
     if value is None:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise _bad(name, value, "a yes/no value (1, true, yes, on / 0, false, no, off)")
+
+
+def env_int(name: str, default: int, minimum: int | None = 0) -> int:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise _bad(name, value, "a whole number") from None
+    if minimum is not None and number < minimum:
+        raise _bad(name, value, f"a whole number of at least {minimum}")
+    return number
+
+
+def env_float(name: str, default: float, minimum: float | None = 0) -> float:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise _bad(name, value, "a number") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise _bad(name, value, "a finite number")
+    if minimum is not None and number < minimum:
+        raise _bad(name, value, f"a number of at least {minimum}")
+    return number
 
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_int_map(name: str) -> dict[str, int]:
+    """ "a=2,b=0" → {"a": 2, "b": 0}."""
+    result = {}
+    for item in env_list(name):
+        key, sep, value = item.partition("=")
+        try:
+            number = int(value.strip()) if sep else -1
+        except ValueError:
+            number = -1
+        if not key.strip() or number < 0:
+            raise _bad(name, os.environ[name], "a list of name=whole number, comma-separated")
+        result[key.strip()] = number
+    return result
 
 
 DEBUG = env_bool("DEBUG")
@@ -140,8 +198,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # Login throttling: after 5 failures for one account from one address, wait 15 minutes.
-AXES_FAILURE_LIMIT = int(os.environ.get("HELPLINE_LOGIN_FAILURE_LIMIT", "5"))
-AXES_COOLOFF_TIME = float(os.environ.get("HELPLINE_LOGIN_COOLOFF_HOURS", "0.25"))
+AXES_FAILURE_LIMIT = env_int("HELPLINE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env_float("HELPLINE_LOGIN_COOLOFF_HOURS", 0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # Every spelling of one account (username or email, any case) shares one failure counter.
 AXES_USERNAME_CALLABLE = "helpline.accounts.throttle.sign_in_name"
@@ -170,31 +228,53 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 # Uploads: per-file and per-message limits (bytes / count), shown on forms.
-HELPLINE_MAX_ATTACHMENT_BYTES = int(os.environ.get("HELPLINE_MAX_ATTACHMENT_BYTES", 10 * 2**20))
-HELPLINE_MAX_ATTACHMENTS = int(os.environ.get("HELPLINE_MAX_ATTACHMENTS", "5"))
+HELPLINE_MAX_ATTACHMENT_BYTES = env_int("HELPLINE_MAX_ATTACHMENT_BYTES", 10 * 2**20)
+HELPLINE_MAX_ATTACHMENTS = env_int("HELPLINE_MAX_ATTACHMENTS", 5)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 2**20
 
 # Guest links (check status without an account).
-HELPLINE_GUEST_LINK_DAYS = int(os.environ.get("HELPLINE_GUEST_LINK_DAYS", "7"))
+HELPLINE_GUEST_LINK_DAYS = env_int("HELPLINE_GUEST_LINK_DAYS", 7, minimum=1)
 HELPLINE_GUEST_LINK_SHOWN = env_bool("HELPLINE_GUEST_LINK_SHOWN")
+
+# Portal rate limits: at most LIMIT per address (and per network address for guests) in WINDOW
+# seconds, for opening tickets, guest status look-ups and registrations.
+HELPLINE_PORTAL_TICKET_LIMIT = env_int("HELPLINE_PORTAL_TICKET_LIMIT", 5)
+HELPLINE_PORTAL_TICKET_WINDOW = env_int("HELPLINE_PORTAL_TICKET_WINDOW", 600, minimum=1)
+HELPLINE_PORTAL_LOOKUP_LIMIT = env_int("HELPLINE_PORTAL_LOOKUP_LIMIT", 10)
+HELPLINE_PORTAL_LOOKUP_WINDOW = env_int("HELPLINE_PORTAL_LOOKUP_WINDOW", 600, minimum=1)
+HELPLINE_PORTAL_REGISTER_LIMIT = env_int("HELPLINE_PORTAL_REGISTER_LIMIT", 10)
+HELPLINE_PORTAL_REGISTER_WINDOW = env_int("HELPLINE_PORTAL_REGISTER_WINDOW", 600, minimum=1)
+
+# REST API: requests per minute and key, unless the key sets its own (0: no limit).
+HELPLINE_API_RATE_LIMIT = env_int("HELPLINE_API_RATE_LIMIT", 600)
 
 # Webhooks go to public addresses only; these networks (comma-separated CIDRs, e.g.
 # "10.20.0.0/16,fd00:1::/64") are allowed too, for a receiver on the local network.
 HELPLINE_WEBHOOK_ALLOWED_NETWORKS: list[str] = env_list("HELPLINE_WEBHOOK_ALLOWED_NETWORKS")
+# Delivery: seconds to wait for the receiver, the first retry's delay (doubling after each
+# failure), and how many failures in a row disable the webhook.
+HELPLINE_WEBHOOK_TIMEOUT = env_float("HELPLINE_WEBHOOK_TIMEOUT", 10.0)
+HELPLINE_WEBHOOK_RETRY_SECONDS = env_float("HELPLINE_WEBHOOK_RETRY_SECONDS", 30.0)
+HELPLINE_WEBHOOK_DISABLE_AFTER = env_int("HELPLINE_WEBHOOK_DISABLE_AFTER", 15, minimum=1)
 
 # Lifecycle settings.
-HELPLINE_PENDING_AUTO_CLOSE_DAYS = int(os.environ.get("HELPLINE_PENDING_AUTO_CLOSE_DAYS", "14"))
-HELPLINE_RESOLVED_AUTO_CLOSE_DAYS = int(os.environ.get("HELPLINE_RESOLVED_AUTO_CLOSE_DAYS", "7"))
+HELPLINE_PENDING_AUTO_CLOSE_DAYS = env_int("HELPLINE_PENDING_AUTO_CLOSE_DAYS", 14)
+HELPLINE_RESOLVED_AUTO_CLOSE_DAYS = env_int("HELPLINE_RESOLVED_AUTO_CLOSE_DAYS", 7)
+# Scheduler intervals in minutes by job name, e.g. "mark_overdue=2,purge_failed_mail=0" (0: off).
+HELPLINE_JOB_MINUTES: dict[str, int] = env_int_map("HELPLINE_JOB_MINUTES")
 HELPLINE_HELPDESK_NAME = os.environ.get("HELPLINE_HELPDESK_NAME", "Helpline")
 HELPLINE_DEFAULT_FROM = os.environ.get("DEFAULT_FROM_EMAIL", "support@helpline.example")
 
 # Mail in and out (README "Email"; the trust model in README "Mail you can trust").
 HELPLINE_MAIL_DOMAIN = os.environ.get("HELPLINE_MAIL_DOMAIN", "")
-HELPLINE_MAIL_REOPEN_CLOSED_DAYS = int(os.environ.get("HELPLINE_MAIL_REOPEN_CLOSED_DAYS", "30"))
+HELPLINE_MAIL_REOPEN_CLOSED_DAYS = env_int("HELPLINE_MAIL_REOPEN_CLOSED_DAYS", 30)
 HELPLINE_MAIL_CC_COLLABORATORS = env_bool("HELPLINE_MAIL_CC_COLLABORATORS", True)
 # How long the signed reply token in a notification verifies its recipient's answer.
-HELPLINE_MAIL_REPLY_TOKEN_DAYS = int(os.environ.get("HELPLINE_MAIL_REPLY_TOKEN_DAYS", "180"))
+HELPLINE_MAIL_REPLY_TOKEN_DAYS = env_int("HELPLINE_MAIL_REPLY_TOKEN_DAYS", 180)
+# Acknowledgements ("we got your message") per address: at most LIMIT in LIMIT_MINUTES.
+HELPLINE_ACK_LIMIT = env_int("HELPLINE_ACK_LIMIT", 5)
+HELPLINE_ACK_LIMIT_MINUTES = env_int("HELPLINE_ACK_LIMIT_MINUTES", 60, minimum=1)
 DEFAULT_FROM_EMAIL = HELPLINE_DEFAULT_FROM
 
 TASKS = {
@@ -211,7 +291,7 @@ if os.environ.get("SMTP_HOST"):
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "OPTIONS": {
                 "host": os.environ["SMTP_HOST"],
-                "port": int(os.environ.get("SMTP_PORT", "25")),
+                "port": env_int("SMTP_PORT", 25, minimum=1),
                 "username": os.environ.get("SMTP_USER", ""),
                 "password": os.environ.get("SMTP_PASSWORD", ""),
                 "use_tls": env_bool("SMTP_STARTTLS"),
@@ -244,7 +324,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if env_bool("HTTPS"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

@@ -17,7 +17,6 @@ from ninja.security.session import SessionAuth
 
 from helpline.api.models import ApiKey, Scope, split_key
 
-DEFAULT_RATE_LIMIT = 600  # requests per minute and key
 LAST_USED_PRECISION = 60  # seconds: last_used_at is written at most this often per key
 
 
@@ -44,7 +43,7 @@ def client_address(request: HttpRequest) -> str:
 
 
 def _rate_limit(api_key: ApiKey) -> None:
-    limit = api_key.rate_limit or getattr(settings, "HELPLINE_API_RATE_LIMIT", DEFAULT_RATE_LIMIT)
+    limit = api_key.rate_limit or settings.HELPLINE_API_RATE_LIMIT
     if not limit:
         return
     now = time.time()

@@ -96,11 +96,6 @@ def event(item) -> dict:
     }
 
 
-def works_ticket(user, ticket: Ticket) -> bool:
-    """Whether `user` sees the ticket as an agent (internal notes, history), not as requester."""
-    return access.is_admin(user) or access.role_for(user, ticket) is not None
-
-
 def _field_values(ticket: Ticket, as_agent: bool) -> dict:
     """Custom field values: all of them for the ticket's agents, else those requesters see."""
     values = ticket.custom_fields or {}
@@ -112,7 +107,7 @@ def _field_values(ticket: Ticket, as_agent: bool) -> dict:
 
 def ticket_detail(user, ticket: Ticket) -> dict:
     """The ticket with its thread and history; internal notes and events only for its agents."""
-    as_agent = works_ticket(user, ticket)
+    as_agent = access.can(user, access.Access.SEE_NOTES, ticket)
     entries = ticket.entries.select_related("author").prefetch_related("attachments")
     if not as_agent:
         entries = entries.exclude(kind=EntryKind.NOTE)

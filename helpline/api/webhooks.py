@@ -157,10 +157,10 @@ def build_payload(event, name: str) -> dict:
 
 
 def _may_hear(owner, ticket, name: str) -> bool:
-    if not owner.is_active or not access.can(owner, "view", ticket):
+    if not owner.is_active or not access.can(owner, access.Access.VIEW, ticket):
         return False
     if name == WebhookEvent.THREAD_NOTE:
-        return access.is_admin(owner) or access.role_for(owner, ticket) is not None
+        return access.can(owner, access.Access.SEE_NOTES, ticket)
     return True
 
 
@@ -221,7 +221,7 @@ def retry_due(now=None) -> int:
 
 def backoff(attempts: int) -> timedelta:
     """Wait before the next attempt: base, 2×base, 4×base … (base 30 s by default)."""
-    base = float(getattr(settings, "HELPLINE_WEBHOOK_RETRY_SECONDS", 30))
+    base = settings.HELPLINE_WEBHOOK_RETRY_SECONDS
     return timedelta(seconds=base * 2 ** max(0, attempts - 1))
 
 
@@ -266,7 +266,7 @@ def post(url: str, body: bytes, headers: dict) -> tuple[int | None, str, str]:
     exactly those addresses; a target that is not allowed is an error like any other. Redirects
     are answers, not followed: a 3xx is a failed attempt (no signed data resent elsewhere).
     """
-    timeout = float(getattr(settings, "HELPLINE_WEBHOOK_TIMEOUT", 10))
+    timeout = settings.HELPLINE_WEBHOOK_TIMEOUT
     parts = urlsplit(url)
     try:
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -345,7 +345,7 @@ def _failed(delivery: WebhookDelivery, hook: Webhook, now) -> None:
         delivery.next_attempt_at = None
     Webhook.objects.filter(pk=hook.pk).update(failure_streak=F("failure_streak") + 1)
     hook.refresh_from_db(fields=["failure_streak", "is_active"])
-    limit = int(getattr(settings, "HELPLINE_WEBHOOK_DISABLE_AFTER", 15))
+    limit = settings.HELPLINE_WEBHOOK_DISABLE_AFTER
     if hook.is_active and hook.failure_streak >= limit:
         disable(hook, f"{hook.failure_streak} failed attempts in a row; last: {delivery.error}")
 

@@ -29,7 +29,7 @@ from helpline.api.schemas import (
     TicketPatch,
     TransferIn,
 )
-from helpline.api.tickets import ERRORS, Number, decode_attachments, load_ticket, router
+from helpline.api.tickets import ERRORS, Number, decode_attachments, router, ticket_number
 from helpline.tickets import access, actions
 from helpline.tickets.models import Source, Ticket
 
@@ -40,12 +40,12 @@ WRITE_ERRORS = {**ERRORS, 409: ERRORS[400]}
 
 def _writable(request: HttpRequest, number: str):
     caller = require(request, Scope.TICKETS_WRITE)
-    return caller.user, load_ticket(caller.user, number)
+    return caller.user, access.access_ticket(caller.user, ticket_number(number))
 
 
 def _summary(ticket: Ticket) -> dict:
-    fresh = Ticket.objects.select_related(*present.TICKET_RELATED).get(pk=ticket.pk)
-    return present.ticket_summary(fresh)
+    # After a transfer the caller may no longer see the ticket, yet learns where it went.
+    return present.ticket_summary(access.reload(ticket))
 
 
 @router.post("/tickets/{number}/reply", response={201: EntryOut, **WRITE_ERRORS}, tags=TAGS)
@@ -215,7 +215,7 @@ def merge(request: HttpRequest, number: Number, payload: MergeIn):
     # The permission on this ticket first: a role that may not merge learns nothing about
     # whether the other ticket exists.
     access.check(user, Permission.MERGE, ticket)
-    into = load_ticket(user, payload.into)
+    into = access.access_ticket(user, ticket_number(payload.into))
     actions.merge(user, ticket, into)
     return _summary(into)
 

@@ -130,7 +130,7 @@ DEFAULT_JOBS = (
 def all_jobs() -> dict[str, Job]:
     """The jobs by name; HELPLINE_JOB_MINUTES = {"mark_overdue": 2, ...} changes intervals and
     0 switches a job off."""
-    minutes = getattr(settings, "HELPLINE_JOB_MINUTES", {}) or {}
+    minutes = settings.HELPLINE_JOB_MINUTES
     jobs = {}
     for job in DEFAULT_JOBS:
         if job.name in minutes:

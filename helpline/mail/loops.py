@@ -42,7 +42,7 @@ def own_addresses() -> OwnAddresses:
     Asked several times per message (intake, then each notification), so it is cached for a few
     seconds; saving a department, mailbox or ban entry clears the cache (signals in apps.py).
     """
-    defaults = (settings.DEFAULT_FROM_EMAIL, getattr(settings, "HELPLINE_DEFAULT_FROM", ""))
+    defaults = (settings.DEFAULT_FROM_EMAIL, settings.HELPLINE_DEFAULT_FROM)
     cached = _own_cache.get("own")
     if cached and cached[0] == defaults and cached[1] > time.monotonic():
         return cached[2]
@@ -99,9 +99,7 @@ def banned_among(emails: list[str]) -> set[str]:
 
 def ack_limit() -> tuple[int, timedelta]:
     """(how many acknowledgements, per how long) one address may get."""
-    count = int(getattr(settings, "HELPLINE_ACK_LIMIT", 5))
-    minutes = int(getattr(settings, "HELPLINE_ACK_LIMIT_MINUTES", 60))
-    return count, timedelta(minutes=minutes)
+    return settings.HELPLINE_ACK_LIMIT, timedelta(minutes=settings.HELPLINE_ACK_LIMIT_MINUTES)
 
 
 def ack_rate_exceeded(email: str) -> bool:

@@ -182,10 +182,6 @@ def is_participant(user, ticket: Ticket) -> bool:
     return Collaborator.objects.filter(ticket=ticket, user=user).exists()
 
 
-def _works_on(user, ticket: Ticket) -> bool:
-    return access.is_admin(user) or access.role_for(user, ticket) is not None
-
-
 def find_thread(
     thread_ids: list[str], subject: str, sender_user, token: ReplyToken | None = None
 ) -> Thread:
@@ -217,7 +213,7 @@ def find_thread(
     if number and sender_user is not None:
         ticket = _live(Ticket.objects.filter(number=number).first())
         if ticket is not None and (
-            is_participant(sender_user, ticket) or _works_on(sender_user, ticket)
+            is_participant(sender_user, ticket) or access.works_on(sender_user, ticket)
         ):
             return Thread(ticket, BY_SUBJECT)
     return Thread(None)

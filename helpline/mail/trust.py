@@ -99,7 +99,7 @@ def sender_kind(user, ticket: Ticket) -> str:
         return SenderKind.STRANGER
     if ticket.requester_id == user.pk:
         return SenderKind.REQUESTER
-    if access.is_admin(user) or access.role_for(user, ticket) is not None:
+    if access.works_on(user, ticket):
         return SenderKind.AGENT
     if Collaborator.objects.filter(ticket=ticket, user=user).exists():
         return SenderKind.COLLABORATOR

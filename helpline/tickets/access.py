@@ -1,11 +1,15 @@
 """THE permission layer: who sees which tickets and who may do what to them.
 
 Every view, API endpoint, mail handler and automation asks here; nothing else decides access.
+`access_ticket(user, number, permission)` is the one way a view or endpoint gets a ticket; what
+may be asked is a role permission (`accounts.models.Permission`, stored on each role) or an
+`Access` (decided here from the role, the ticket and the people on it).
 """
 
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -23,6 +27,57 @@ class AccessDenied(PermissionDenied):
 
 class TicketNotFound(Http404):
     """No such ticket, or one the actor may not see: the two look the same from outside."""
+
+
+class Access(models.TextChoices):
+    """What may be asked of a ticket besides a role's stored permissions (`Permission`)."""
+
+    VIEW = "view", "See the ticket"
+    # Writing as the requester or a collaborator (portal reply, email answer).
+    MESSAGE = "message", "Write to it as the requester or a collaborator"
+    # Internal notes, agents-only field values, history and report figures: its agents only.
+    SEE_NOTES = "see_notes", "See internal notes"
+    # The agent panel's controls that any one of several role permissions opens (ANY_OF).
+    ROUTE = "route", "Route (priority, SLA plan, help topic, agent, team, department)"
+    CHANGE_STATUS = "change_status", "Change status, resolve or close"
+    COMPOSE = "compose", "Reply or add internal notes"
+    ANYTHING = "anything", "Change anything"
+
+
+# Each of these is allowed when any one of its permissions is; refused, the first one's wording
+# says why.
+ANY_OF: dict[Access, tuple[Permission, ...]] = {
+    Access.ROUTE: (Permission.EDIT, Permission.ASSIGN, Permission.TRANSFER),
+    Access.CHANGE_STATUS: (Permission.STATUS, Permission.CLOSE),
+    Access.COMPOSE: (Permission.REPLY, Permission.NOTE),
+    Access.ANYTHING: tuple(Permission),
+}
+
+# What a loaded ticket comes with, in one query: everything the agent panel's header, the API's
+# summary and the portal's page show.
+TICKET_RELATED = (
+    "department",
+    "help_topic",
+    "priority",
+    "sla_plan",
+    "status",
+    "assignee",
+    "team",
+    "requester",
+    "merged_into",
+)
+# Ticket.number's max_length: anything longer (or not printable) names no ticket.
+NUMBER_MAX_LENGTH = 32
+
+
+def as_permission(permission: Permission | Access | str) -> Permission | Access:
+    """The member a permission name stands for; plain strings ("view", "message", "reply") are
+    still accepted from callers not yet converted."""
+    if isinstance(permission, Permission | Access):
+        return permission
+    if permission in Access.values:
+        return Access(permission)
+    return Permission(permission)
 
 
 def agent_profile(user) -> Agent | None:
@@ -142,47 +197,105 @@ def can_view(user, ticket: Ticket) -> bool:
     return _is_participant(user, ticket)
 
 
-def can(user, permission: Permission | str, ticket: Ticket) -> bool:
-    """May `user` do `permission` to `ticket`? ("view" and "message" are also accepted.)"""
-    if permission == "view":
+def works_on(user, ticket: Ticket) -> bool:
+    """Whether `user` works this ticket as an agent (`worked_tickets` for one ticket): an
+    administrator, or an agent with a role on it. Requesters and collaborators do not, even
+    when they are agents elsewhere."""
+    return is_admin(user) or role_for(user, ticket) is not None
+
+
+def can(user, permission: Permission | Access | str, ticket: Ticket) -> bool:
+    """May `user` do `permission` (a role permission or an `Access`) to `ticket`?"""
+    permission = as_permission(permission)
+    if permission == Access.VIEW:
         return can_view(user, ticket)
-    if permission == "message":
-        # Writing as requester/collaborator (portal reply, email answer).
+    if permission == Access.MESSAGE:
         return user is not None and user.is_authenticated and _is_participant(user, ticket)
+    if permission == Access.SEE_NOTES:
+        return (
+            user is not None and user.is_authenticated and user.is_active and works_on(user, ticket)
+        )
+    if permission in ANY_OF:
+        return any(can(user, p, ticket) for p in ANY_OF[permission])
     if is_admin(user):
         return True
     role = role_for(user, ticket)
     return role is not None and role.allows(permission)
 
 
-def check(user, permission: Permission | str, ticket: Ticket) -> None:
+def permissions(user, ticket: Ticket) -> dict[str, bool]:
+    """Everything `user` may do to `ticket`, by value (the agent panel's `can`), computed once:
+    every role permission, and the panel's combined controls and "see internal notes"."""
+    allowed = {p.value: can(user, p, ticket) for p in Permission}
+    for combined, members in ANY_OF.items():
+        allowed[combined.value] = any(allowed[p.value] for p in members)
+    allowed[Access.SEE_NOTES.value] = can(user, Access.SEE_NOTES, ticket)
+    return allowed
+
+
+def check(user, permission: Permission | Access | str, ticket: Ticket) -> None:
     """Raise TicketNotFound if the ticket is invisible to the user, AccessDenied if not allowed."""
+    permission = as_permission(permission)
     if not can_view(user, ticket):
         raise TicketNotFound("No such ticket.")
-    if permission != "view" and not can(user, permission, ticket):
+    if permission != Access.VIEW and not can(user, permission, ticket):
         raise AccessDenied(denial_message(user, permission, ticket))
 
 
-def denial_message(user, permission: Permission | str, ticket: Ticket) -> str:
-    if permission == "message":
+def denial_message(user, permission: Permission | Access | str, ticket: Ticket) -> str:
+    permission = as_permission(permission)
+    if permission == Access.MESSAGE:
         return "Only the requester and collaborators can write to this ticket as a requester."
-    label = Permission(permission).label.lower()
+    if permission == Access.SEE_NOTES:
+        return "Only the agents who work this ticket see its internal notes."
+    if permission == Access.VIEW:
+        return "You cannot see this ticket."
+    if permission in ANY_OF:
+        permission = ANY_OF[permission][0]
+    label = permission.label.lower()
     role = role_for(user, ticket)
     if role is None:
         return f"You have no role in {ticket.department}, so you cannot {label}."
     return f"Your role “{role}” in {ticket.department} does not allow you to {label}."
 
 
-def access_ticket(user, ticket_or_number, permission: Permission | str = "view") -> Ticket:
-    """Load a ticket by number (or take one) and check access; raise like `check`."""
+def access_ticket(
+    user, ticket_or_number: "Ticket | str", permission: Permission | Access | str = Access.VIEW
+) -> Ticket:
+    """The ticket with this number (with `TICKET_RELATED`) if `user` may do `permission` to it.
+
+    Raises TicketNotFound when there is no such ticket or `user` may not see it (the same
+    answer, so numbers cannot be probed), AccessDenied when they see it but may not do this.
+    Given a ticket instead of a number, only checks.
+    """
     if isinstance(ticket_or_number, Ticket):
         ticket = ticket_or_number
     else:
-        ticket = Ticket.objects.select_related("department").filter(number=ticket_or_number).first()
-        if ticket is None:
-            raise TicketNotFound("No such ticket.")
+        ticket = _by_number(ticket_or_number)
     check(user, permission, ticket)
     return ticket
+
+
+def could_be_number(number) -> bool:
+    """Whether `number` could name a ticket at all; nothing else is looked up (PostgreSQL
+    refuses NUL characters)."""
+    return isinstance(number, str) and 0 < len(number) <= NUMBER_MAX_LENGTH and number.isprintable()
+
+
+def _by_number(number) -> Ticket:
+    if not could_be_number(number):
+        raise TicketNotFound("No such ticket.")
+    ticket = Ticket.objects.select_related(*TICKET_RELATED).filter(number=number).first()
+    if ticket is None:
+        raise TicketNotFound("No such ticket.")
+    return ticket
+
+
+def reload(ticket: Ticket) -> Ticket:
+    """The same ticket fresh from the database, with `TICKET_RELATED`, to present it after an
+    action. Not a check: the action checked, and after a transfer the actor may no longer see
+    the ticket yet must be told where it went."""
+    return Ticket.objects.select_related(*TICKET_RELATED).get(pk=ticket.pk)
 
 
 @dataclass
@@ -215,7 +328,7 @@ def explain(user, ticket: Ticket) -> Explanation:
         else:
             reasons.append(f"{user} is a requester who neither opened nor collaborates on it.")
         visible = can_view(user, ticket)
-        return Explanation(visible, reasons, {"message": visible})
+        return Explanation(visible, reasons, {Access.MESSAGE.value: visible})
     roles = profile.department_roles()
     if ticket.department_id in roles:
         role = roles[ticket.department_id]
@@ -248,7 +361,7 @@ def explain(user, ticket: Ticket) -> Explanation:
             f"{user} is {who} of this ticket: they see it as a requester does (no internal "
             "notes or history) and may only write to it."
         )
-        allowed["message"] = True
+        allowed[Access.MESSAGE.value] = True
     else:
         reasons.append("So the ticket is invisible to them.")
     return Explanation(visible, reasons, allowed)

@@ -21,7 +21,7 @@ from django.utils.safestring import mark_safe
 from helpline.accounts.forms import agent_users
 from helpline.accounts.models import Agent, DepartmentAccess, Permission, User
 from helpline.sla.admin import has_working_hours, no_working_hours_message
-from helpline.tickets.access import agent_profile, can, explain, is_admin, role_for
+from helpline.tickets.access import Access, agent_profile, can, explain, is_admin, role_for
 from helpline.tickets.models import (
     Event,
     HelpdeskConfig,
@@ -359,7 +359,7 @@ def access_answer(user: User, ticket: Ticket) -> dict:
     actions.append(
         {
             "label": "Write to it as the requester or a collaborator (portal, email)",
-            "allowed": user.is_active and can(user, "message", ticket),
+            "allowed": user.is_active and can(user, Access.MESSAGE, ticket),
         }
     )
     return {

@@ -2,7 +2,7 @@
 
 A link carries a random token; only its SHA-256 is stored (GuestAccess.token_hash), so a copy of
 the database holds no working links. A link opens one ticket, expires
-(settings.HELPLINE_GUEST_LINK_DAYS, default 7) and can be revoked. Visiting it puts the
+(settings.HELPLINE_GUEST_LINK_DAYS) and can be revoked. Visiting it puts the
 GuestAccess id in the session; every later request checks the row again, so a revoked or expired
 link stops working at once, even in a session that already used it.
 """
@@ -32,7 +32,7 @@ def _hash(token: str) -> str:
 
 def link_days() -> int:
     """How long a new link stays valid, in days."""
-    return int(getattr(settings, "HELPLINE_GUEST_LINK_DAYS", 7))
+    return settings.HELPLINE_GUEST_LINK_DAYS
 
 
 def issue_link(ticket: Ticket, email: str) -> str:
@@ -122,18 +122,41 @@ def _person(ticket: Ticket, email: str) -> User | None:
     return collaborator.user if collaborator else None
 
 
+def access_ticket(session, number: str) -> tuple[Ticket, User]:
+    """The ticket `number` and the person a guest session acts as on it, if the session holds a
+    valid link to it; else access.TicketNotFound (the same answer as for a missing ticket).
+
+    The link says who the guest is; `access.access_ticket` then loads the ticket for that
+    person and checks that they may still see it (a collaborator removed since may not).
+    """
+    ids = session.get(SESSION_KEY) or []
+    grant = None
+    if ids and access.could_be_number(number):
+        grant = (
+            _valid_grants(ids)
+            .filter(ticket__number=number)
+            .select_related("ticket__requester")
+            .first()
+        )
+    person = _person(grant.ticket, grant.email) if grant is not None else None
+    if person is None:
+        raise access.TicketNotFound("No such ticket.")
+    return access.access_ticket(person, number), person
+
+
+def _valid_grants(ids: list[int]):
+    """The session's links that still work, most recent first."""
+    return GuestAccess.objects.filter(
+        pk__in=ids, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).order_by("-created_at")
+
+
 def guest_user(session, ticket: Ticket) -> User | None:
     """The user a guest session acts as on `ticket`, or None if it holds no valid link to it."""
     ids = session.get(SESSION_KEY) or []
     if not ids:
         return None
-    grant = (
-        GuestAccess.objects.filter(
-            pk__in=ids, ticket=ticket, revoked_at__isnull=True, expires_at__gt=timezone.now()
-        )
-        .order_by("-created_at")
-        .first()
-    )
+    grant = _valid_grants(ids).filter(ticket=ticket).first()
     if grant is None:
         return None
     person = _person(ticket, grant.email)

@@ -4,6 +4,7 @@ from django.urls import path
 
 from helpline.accounts import security_views
 from helpline.tickets.views import staff, staff_account, staff_bulk
+from helpline.tickets.views.staff_ticket import ticket_urlpatterns
 
 app_name = "staff"
 urlpatterns: list = [
@@ -37,10 +38,5 @@ urlpatterns: list = [
     path("bulk/", staff_bulk.bulk, name="bulk"),
 ]
 
-# The ticket page (staff:ticket, staff:new_ticket) lives in its own module.
-try:
-    from helpline.tickets.views.staff_ticket import ticket_urlpatterns
-except ImportError:
-    ticket_urlpatterns = []
-
+# The ticket page (staff:ticket, staff:new_ticket …) lives in its own module.
 urlpatterns += ticket_urlpatterns

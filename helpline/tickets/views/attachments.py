@@ -33,9 +33,7 @@ def _may_download(request, attachment: Attachment) -> bool:
     ticket = entry.ticket
     user = request.user
     if user.is_authenticated and access.can_view(user, ticket):
-        if entry.is_public:
-            return True
-        return access.is_admin(user) or access.role_for(user, ticket) is not None
+        return entry.is_public or access.can(user, access.Access.SEE_NOTES, ticket)
     if entry.is_public:
         return guest.guest_user(request.session, ticket) is not None
     return False

@@ -19,6 +19,7 @@ from django.urls import reverse
 from helpline.accounts.people import get_or_create_requester
 from helpline.tickets import access, actions, guest, hooks
 from helpline.tickets import fields as custom_fields
+from helpline.tickets.access import Access
 from helpline.tickets.forms_portal import NewTicketForm, ReplyForm
 from helpline.tickets.models import (
     ACTIVE_STATES,
@@ -244,22 +245,24 @@ def _viewer(request, number: str):
     """(ticket, the user the viewer acts as, is_guest), or a response (redirect), or Http404."""
     if len(number) > 64 or not number.isprintable():
         raise Http404("No such ticket.")
-    ticket = (
-        Ticket.objects.select_related("status", "department", "requester", "merged_into")
-        .filter(number=number)
-        .first()
-    )
     user = request.user
-    if ticket is not None and user.is_authenticated and access.can_view(user, ticket):
-        if access.can(user, "message", ticket):
-            return ticket, user, False
-        if access.is_agent(user):
-            # Someone else's ticket that this agent works: the agent panel is the place.
-            return redirect(ticket.get_absolute_url())
-    if ticket is not None:
-        person = guest.guest_user(request.session, ticket)
-        if person is not None:
-            return ticket, person, True
+    if user.is_authenticated:
+        try:
+            ticket = access.access_ticket(user, number)
+        except access.TicketNotFound:
+            pass
+        else:
+            if access.can(user, Access.MESSAGE, ticket):
+                return ticket, user, False
+            if access.is_agent(user):
+                # Someone else's ticket that this agent works: the agent panel is the place.
+                return redirect(ticket.get_absolute_url())
+    # A guest link in the session: the guest acts as the person it was sent to.
+    try:
+        ticket, person = guest.access_ticket(request.session, number)
+        return ticket, person, True
+    except access.TicketNotFound:
+        pass
     if not user.is_authenticated and not request.session.get(guest.SESSION_KEY):
         # Same answer whether the number exists or not: sign in first.
         return login_redirect(request)

@@ -67,19 +67,19 @@ class RateLimit:
     shared cache (database or Redis) so the limit holds across them.
     """
 
-    def __init__(self, name: str, limit_setting: str, default_limit: int, window_setting: str):
+    def __init__(self, name: str, limit_setting: str, window_setting: str):
         self.name = name
+        # Names of settings (declared in settings.py), read on each use so a change applies.
         self.limit_setting = limit_setting
-        self.default_limit = default_limit
         self.window_setting = window_setting
 
     @property
     def limit(self) -> int:
-        return int(getattr(settings, self.limit_setting, self.default_limit))
+        return getattr(settings, self.limit_setting)
 
     @property
     def window(self) -> int:
-        return int(getattr(settings, self.window_setting, 600))
+        return getattr(settings, self.window_setting)
 
     def _key(self, kind: str, value: str) -> str:
         digest = hashlib.sha256(value.strip().lower().encode()).hexdigest()[:32]
@@ -108,11 +108,11 @@ class RateLimit:
 
 
 NEW_TICKETS = RateLimit(
-    "new-ticket", "HELPLINE_PORTAL_TICKET_LIMIT", 5, "HELPLINE_PORTAL_TICKET_WINDOW"
+    "new-ticket", "HELPLINE_PORTAL_TICKET_LIMIT", "HELPLINE_PORTAL_TICKET_WINDOW"
 )
 STATUS_LOOKUPS = RateLimit(
-    "status-lookup", "HELPLINE_PORTAL_LOOKUP_LIMIT", 10, "HELPLINE_PORTAL_LOOKUP_WINDOW"
+    "status-lookup", "HELPLINE_PORTAL_LOOKUP_LIMIT", "HELPLINE_PORTAL_LOOKUP_WINDOW"
 )
 REGISTRATIONS = RateLimit(
-    "register", "HELPLINE_PORTAL_REGISTER_LIMIT", 10, "HELPLINE_PORTAL_REGISTER_WINDOW"
+    "register", "HELPLINE_PORTAL_REGISTER_LIMIT", "HELPLINE_PORTAL_REGISTER_WINDOW"
 )

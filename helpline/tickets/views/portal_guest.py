@@ -49,7 +49,7 @@ def _send_link(email: str, number: str) -> str:
         guest.send_link(ticket, email, token)
     except Exception:  # noqa: BLE001 - a mail outage must not reveal that the details matched
         log.exception("Sending the guest link for ticket %s failed", ticket.number)
-    if getattr(settings, "HELPLINE_GUEST_LINK_SHOWN", False):
+    if settings.HELPLINE_GUEST_LINK_SHOWN:
         return guest.link_path(token)
     return ""
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 from helpline.tickets import access, queues
 from helpline.tickets.forms_staff_queue import BulkActionForm, QueueFilterForm, SaveSearchForm
 from helpline.tickets.models import SavedSearch
+from helpline.tickets.views.staff_ticket_common import denied_page, no_access_page, ticket_url
 
 # The table's columns, in order; each sorts by the column of the same key in queues.SORT_COLUMNS.
 TABLE_COLUMNS = (
@@ -30,20 +31,24 @@ RESULTS_TARGET = "queue-results"
 
 
 def agent_required(view: Callable) -> Callable:
-    """Only agents may use the panel; anyone else goes to the panel's sign-in page."""
+    """Only agents may use the panel; anyone else goes to the panel's sign-in page.
+
+    A ticket the agent may not see (`access.TicketNotFound`) answers the panel's 404 page, one
+    they see but may not change (`access.AccessDenied`) the 403 page saying why.
+    """
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not access.is_agent(request.user):
             return redirect_to_login(request.get_full_path(), reverse("staff:login"))
-        return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except access.TicketNotFound:
+            return no_access_page(request)
+        except access.AccessDenied as exc:
+            return denied_page(request, exc.message, kwargs.get("number"))
 
     return wrapper
-
-
-def ticket_url(number: str) -> str:
-    # A plain path: the ticket page's URL names may not be installed yet.
-    return f"/staff/tickets/{number}/"
 
 
 # ---------------------------------------------------------------------------------------------

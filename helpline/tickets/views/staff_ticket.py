@@ -10,8 +10,9 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.views.decorators.http import require_GET
 
+from helpline.tickets import access
 from helpline.tickets.views import staff_ticket_actions as ticket_actions
-from helpline.tickets.views.staff_ticket_common import agent_view, load_ticket
+from helpline.tickets.views.staff import agent_required
 from helpline.tickets.views.staff_ticket_new import (
     new_ticket,
     new_ticket_fields,
@@ -22,10 +23,10 @@ from helpline.tickets.views.staff_ticket_route import route
 
 
 @require_GET
-@agent_view
+@agent_required
 def ticket_page(request: HttpRequest, number: str) -> HttpResponse:
     """One ticket: header, thread and history, and the controls the agent's role allows."""
-    return render_ticket_page(request, load_ticket(request.user, number))
+    return render_ticket_page(request, access.access_ticket(request.user, number))
 
 
 ticket_urlpatterns = [

@@ -19,6 +19,7 @@ from helpline.accounts.models import Permission
 from helpline.accounts.people import get_or_create_requester
 from helpline.tickets import access, actions
 from helpline.tickets import fields as custom_fields
+from helpline.tickets.access import Access
 from helpline.tickets.forms_staff_ticket import (
     CollaboratorForm,
     DeleteForm,
@@ -31,13 +32,8 @@ from helpline.tickets.forms_staff_ticket import (
     status_choices,
 )
 from helpline.tickets.models import Collaborator, Status, Ticket
-from helpline.tickets.views.staff_ticket_common import (
-    agent_view,
-    load_ticket,
-    panel_home_url,
-    permissions,
-    ticket_url,
-)
+from helpline.tickets.views.staff import agent_required
+from helpline.tickets.views.staff_ticket_common import ticket_url
 from helpline.tickets.views.staff_ticket_history import stamp
 from helpline.tickets.views.staff_ticket_page import render_ticket_page
 
@@ -81,7 +77,7 @@ def offer_allowed_statuses(request: HttpRequest, ticket: Ticket, form: Form) -> 
     """Forms validate against every status (so the action can refuse a forged one with 403);
     shown again, they offer only the statuses the agent may pick."""
     if "status" in form.fields:
-        can = permissions(request.user, ticket)
+        can = access.permissions(request.user, ticket)
         form.fields["status"].queryset = status_choices(can["status"], can["close"])
 
 
@@ -93,7 +89,7 @@ def page_with(request: HttpRequest, ticket: Ticket, form: Form, status: int, **e
 
 def stale_page(request: HttpRequest, number: str, form_class, what: str, **form_kwargs):
     """Re-render with the typed input kept, now carrying the current version ("send again")."""
-    ticket = load_ticket(request.user, number)
+    ticket = access.access_ticket(request.user, number)
     data = request.POST.copy()
     data["version"] = str(ticket.version)
     name, auto_id = FORM_NAMES[form_class]
@@ -108,8 +104,7 @@ def stale_page(request: HttpRequest, number: str, form_class, what: str, **form_
 
 
 def _compose(request: HttpRequest, number: str, form_class, permission: Permission):
-    ticket = load_ticket(request.user, number)
-    access.check(request.user, permission, ticket)
+    ticket = access.access_ticket(request.user, number, permission)
     kwargs = {"statuses": Status.objects.all()} if form_class is ReplyForm else {}
     _, auto_id = FORM_NAMES[form_class]
     form = form_class(request.POST, request.FILES, auto_id=auto_id, **kwargs)
@@ -155,27 +150,25 @@ def _compose(request: HttpRequest, number: str, form_class, permission: Permissi
 
 
 @require_POST
-@agent_view
+@agent_required
 def reply(request: HttpRequest, number: str) -> HttpResponse:
     """Reply to the requester (and collaborators), optionally setting a status."""
     return _compose(request, number, ReplyForm, Permission.REPLY)
 
 
 @require_POST
-@agent_view
+@agent_required
 def note(request: HttpRequest, number: str) -> HttpResponse:
     """Add an internal note (agents only; never mailed to the requester)."""
     return _compose(request, number, NoteForm, Permission.NOTE)
 
 
 @require_POST
-@agent_view
+@agent_required
 def change_status(request: HttpRequest, number: str) -> HttpResponse:
     """Change the status; closing needs "close", anything else "change status"."""
     user = request.user
-    ticket = load_ticket(user, number)
-    if not any(access.can(user, p, ticket) for p in (Permission.STATUS, Permission.CLOSE)):
-        raise access.AccessDenied(access.denial_message(user, Permission.STATUS, ticket))
+    ticket = access.access_ticket(user, number, Access.CHANGE_STATUS)
     # Every status validates; the action refuses the ones the role does not allow (403).
     form = StatusForm(request.POST, statuses=Status.objects.all(), auto_id="status_%s")
     if not form.is_valid():
@@ -230,12 +223,11 @@ def _versioned_change(request, ticket, form, what: str, change, form_kwargs=None
 
 
 @require_POST
-@agent_view
+@agent_required
 def due_time(request: HttpRequest, number: str) -> HttpResponse:
     """Set the due time by hand (entered in the agent's time zone), or reset it to the SLA's."""
     user = request.user
-    ticket = load_ticket(user, number)
-    access.check(user, Permission.EDIT, ticket)
+    ticket = access.access_ticket(user, number, Permission.EDIT)
 
     def change(data) -> str:
         due_at = None if data["reset"] else data["due_at"]
@@ -249,12 +241,11 @@ def due_time(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_POST
-@agent_view
+@agent_required
 def custom_field_values(request: HttpRequest, number: str) -> HttpResponse:
     """Save the values of the help topic's custom fields."""
     user = request.user
-    ticket = load_ticket(user, number)
-    access.check(user, Permission.EDIT, ticket)
+    ticket = access.access_ticket(user, number, Permission.EDIT)
 
     def change(data) -> str:
         values = custom_fields.from_form(data)
@@ -266,12 +257,11 @@ def custom_field_values(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_POST
-@agent_view
+@agent_required
 def collaborators(request: HttpRequest, number: str) -> HttpResponse:
     """Add a collaborator by email (found or created as a requester), or remove one."""
     user = request.user
-    ticket = load_ticket(user, number)
-    access.check(user, Permission.EDIT, ticket)
+    ticket = access.access_ticket(user, number, Permission.EDIT)
     if "remove" in request.POST:
         return _remove_collaborator(request, ticket)
     form = CollaboratorForm(request.POST, auto_id="collab_%s")
@@ -316,12 +306,11 @@ def _remove_collaborator(request: HttpRequest, ticket: Ticket) -> HttpResponse:
 
 
 @require_POST
-@agent_view
+@agent_required
 def merge(request: HttpRequest, number: str) -> HttpResponse:
     """Merge this ticket into another: its thread moves there and it is closed."""
     user = request.user
-    ticket = load_ticket(user, number)
-    access.check(user, Permission.MERGE, ticket)
+    ticket = access.access_ticket(user, number, Permission.MERGE)
     form = MergeForm(request.POST, auto_id="merge_%s")
     if not form.is_valid():
         return page_with(request, ticket, form, 400)
@@ -330,11 +319,12 @@ def merge(request: HttpRequest, number: str) -> HttpResponse:
     if into_number == ticket.number:
         form.add_error("into", "A ticket cannot be merged into itself.")
     else:
-        target = Ticket.objects.filter(number=into_number).select_related("department").first()
-        if target is None or not access.can_view(user, target):
+        try:
+            target = access.access_ticket(user, into_number, Permission.MERGE)
+        except access.TicketNotFound:
             form.add_error("into", f"There is no ticket #{into_number} that you can see.")
-        elif not access.can(user, Permission.MERGE, target):
-            form.add_error("into", access.denial_message(user, Permission.MERGE, target))
+        except access.AccessDenied as exc:
+            form.add_error("into", exc.message)
     if form.errors:
         return page_with(request, ticket, form, 400)
     try:
@@ -347,15 +337,14 @@ def merge(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_POST
-@agent_view
+@agent_required
 def delete(request: HttpRequest, number: str) -> HttpResponse:
     """Delete the ticket for good, after the agent typed its number."""
     user = request.user
-    ticket = load_ticket(user, number)
-    access.check(user, Permission.DELETE, ticket)
+    ticket = access.access_ticket(user, number, Permission.DELETE)
     form = DeleteForm(request.POST, ticket=ticket, auto_id="delete_%s")
     if not form.is_valid():
         return page_with(request, ticket, form, 400)
     actions.delete_ticket(user, ticket, reason=form.cleaned_data["reason"])
     messages.success(request, f"Ticket #{number} deleted.")
-    return redirect(panel_home_url())
+    return redirect("staff:dashboard")

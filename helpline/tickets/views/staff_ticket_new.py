@@ -13,8 +13,9 @@ from helpline.accounts.people import get_or_create_requester
 from helpline.tickets import access, actions, hooks
 from helpline.tickets import fields as custom_fields
 from helpline.tickets.forms_staff_ticket import NewTicketForm
+from helpline.tickets.views.staff import agent_required
 from helpline.tickets.views.staff_ticket_actions import add_action_errors
-from helpline.tickets.views.staff_ticket_common import agent_view, ticket_url
+from helpline.tickets.views.staff_ticket_common import ticket_url
 
 LOOKUP_MIN_CHARS = 2
 LOOKUP_RESULTS = 8
@@ -28,7 +29,7 @@ def departments_for(user) -> QuerySet:
     return Department.objects.filter(pk__in=list(profile.department_roles()))
 
 
-@agent_view
+@agent_required
 def new_ticket(request: HttpRequest) -> HttpResponse:
     """Open a ticket for a requester: find them (or create them by email) and record the call."""
     departments = departments_for(request.user)
@@ -81,7 +82,7 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@agent_view
+@agent_required
 def new_ticket_fields(request: HttpRequest) -> HttpResponse:
     """htmx: the custom fields of the help topic just chosen on the new ticket form."""
     initial = {"help_topic": request.GET.get("help_topic", "")}
@@ -99,7 +100,7 @@ def _initial(request: HttpRequest) -> dict:
 
 
 @require_GET
-@agent_view
+@agent_required
 def requester_lookup(request: HttpRequest) -> HttpResponse:
     """Autocomplete for the new-ticket form: people matching a name or email (HTML fragment)."""
     query = (request.GET.get("q") or request.GET.get("requester_email") or "").strip()[:100]

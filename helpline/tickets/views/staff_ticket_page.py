@@ -30,7 +30,6 @@ from helpline.tickets.forms_staff_ticket import (
     status_choices,
 )
 from helpline.tickets.models import EntryKind, State, ThreadEntry, Ticket
-from helpline.tickets.views.staff_ticket_common import permissions
 from helpline.tickets.views.staff_ticket_history import (
     SHOWN_AS_ENTRIES,
     describe,
@@ -141,11 +140,11 @@ def render_ticket_page(
     """The whole ticket page; POST views pass their bound form back to show errors in place."""
     user = request.user
     now = timezone.now()
-    can = permissions(user, ticket)
+    can = access.permissions(user, ticket)
     role = access.role_for(user, ticket)
     # An agent who only requested this ticket (no role in its department) sees it as a requester
     # would: internal notes and agents-only field values stay hidden.
-    as_agent = access.is_admin(user) or role is not None
+    as_agent = can[access.Access.SEE_NOTES]
     show_history = request.GET.get("history") != "0"
     if tab not in ("reply", "note"):
         tab = request.GET.get("compose")

@@ -15,18 +15,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from helpline.accounts.models import Permission
 from helpline.tickets import access, actions
+from helpline.tickets.access import Access
 from helpline.tickets.forms_staff_ticket import RouteForm
 from helpline.tickets.models import Ticket
+from helpline.tickets.views.staff import agent_required
 from helpline.tickets.views.staff_ticket_actions import stale_message
-from helpline.tickets.views.staff_ticket_common import (
-    agent_view,
-    denied_page,
-    load_ticket,
-    panel_home_url,
-    ticket_url,
-)
+from helpline.tickets.views.staff_ticket_common import denied_page, ticket_url
 from helpline.tickets.views.staff_ticket_page import render_ticket_page
 
 
@@ -122,16 +117,11 @@ def route_steps(user, ticket: Ticket, form: RouteForm) -> list[Step]:
 
 
 @require_POST
-@agent_view
+@agent_required
 def route(request: HttpRequest, number: str) -> HttpResponse:
     """Apply the route form; report what was done and what was refused."""
     user = request.user
-    ticket = load_ticket(user, number)
-    if not any(
-        access.can(user, p, ticket)
-        for p in (Permission.EDIT, Permission.ASSIGN, Permission.TRANSFER)
-    ):
-        raise access.AccessDenied(access.denial_message(user, Permission.EDIT, ticket))
+    ticket = access.access_ticket(user, number, Access.ROUTE)
     form = RouteForm(request.POST, ticket=ticket, auto_id="route_%s")
     if not form.is_valid():
         return render_ticket_page(request, ticket, status=400, route_form=form)
@@ -182,11 +172,11 @@ def route(request: HttpRequest, number: str) -> HttpResponse:
     if others:
         text += " Also: " + "; ".join(others) + "."
     messages.success(request, text + " You no longer have access to it.")
-    return redirect(panel_home_url())
+    return redirect("staff:dashboard")
 
 
 def _stale(request: HttpRequest, number: str) -> HttpResponse:
-    ticket = load_ticket(request.user, number)
+    ticket = access.access_ticket(request.user, number)
     data = request.POST.copy()
     data["version"] = str(ticket.version)
     form = RouteForm(data, ticket=ticket, auto_id="route_%s")
