@@ -369,6 +369,7 @@ def test_the_same_messages_fetched_from_two_mailboxes_at_once_are_stored_once(
     from helpline.mail.models import Mailbox, Security
     from tests.mail.test_fetch_interrupted import (
         PLAN,
+        TRUSTED_MX,
         Desk,
         assert_stored_exactly_once,
         deliver_all,
@@ -389,6 +390,7 @@ def test_the_same_messages_fetched_from_two_mailboxes_at_once_are_stored_once(
                 port=server.port, security=Security.NONE, username=server.user,
                 password=server.password, folder=folder, after_fetch=AfterFetch.MARK_SEEN,
                 department=Department.objects.get(name="Support"),
+                trusted_authserv_ids=TRUSTED_MX,
             )  # fmt: skip
         desks = [Desk(tmp_path / f"fetcher{i}") for i in (1, 2)]
         outputs = fetch_at_once(desks, names)
