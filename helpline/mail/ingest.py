@@ -279,7 +279,9 @@ def _append(mail: Incoming, ticket: Ticket, threaded_by: str, sender) -> Result:
         return _agent_answer(mail, ticket, threaded_by, sender)
     if decision.add_cc:
         for person in _collaborators(mail, sender, loops.own_addresses()):
-            if person.pk != ticket.requester_id and not access.can(person, "message", ticket):
+            if person.pk != ticket.requester_id and not access.can(
+                person, access.Access.MESSAGE, ticket
+            ):
                 actions.add_collaborator(None, ticket, person)
     entry = actions.add_message(
         sender,

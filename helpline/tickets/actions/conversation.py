@@ -5,6 +5,7 @@ from datetime import datetime
 
 from helpline.accounts.models import Permission, User
 from helpline.tickets import notify
+from helpline.tickets.access import Access
 from helpline.tickets.actions._core import (
     NewAttachment,
     _add_entry,
@@ -123,7 +124,7 @@ def add_message(
     A Pending ticket goes back to Open (the SLA clock runs again); a Resolved or Closed one is
     reopened and counted.
     """
-    change = _Change(actor, ticket, "message")
+    change = _Change(actor, ticket, Access.MESSAGE)
     _validate_message(body, body_html, attachments)
     with change.locked() as c:
         t = c.ticket
