@@ -14,10 +14,11 @@ from django.utils import timezone
 from helpline.accounts.models import User
 from helpline.accounts.people import find_by_email
 from helpline.automation import assignment, rules
-from helpline.automation.intake import could_work
 from helpline.sla.calendar import due_time
 from helpline.tickets import access, hooks
-from helpline.tickets.models import HelpdeskConfig, Priority, Source, State, Status
+from helpline.tickets.actions import could_work
+from helpline.tickets.actions.intake import resolve_routing
+from helpline.tickets.models import HelpdeskConfig, Source, State, Status
 from helpline.tickets.text import html_to_text
 
 
@@ -153,20 +154,8 @@ def run(intake: hooks.Intake) -> Outcome:
 
 def resulting_fields(intake: hooks.Intake, notes: list[str]) -> dict[str, object]:
     """The new ticket's routing fields, filled in as actions.open_ticket fills them."""
-    topic = intake.help_topic
-    config = HelpdeskConfig.load()
-    department = intake.department or (topic.department if topic else None)
-    department = department or config.default_department
-    priority = intake.priority or (topic.priority if topic else None)
-    priority = (
-        priority or config.default_priority or Priority.objects.filter(is_default=True).first()
-    )
-    sla_plan = intake.sla_plan or (topic.sla_plan if topic else None)
-    if department is not None:
-        sla_plan = sla_plan or department.default_sla
-    sla_plan = sla_plan or config.default_sla
-    assignee = intake.assignee or (topic.auto_assign_agent if topic else None)
-    team = intake.team or (topic.auto_assign_team if topic else None)
+    routing = resolve_routing(intake, HelpdeskConfig.load())
+    department, sla_plan = routing.department, routing.sla_plan
     try:
         status = intake.status or Status.default_for(State.OPEN)
     except Status.DoesNotExist:
@@ -177,13 +166,13 @@ def resulting_fields(intake: hooks.Intake, notes: list[str]) -> dict[str, object
     due_at = due_time(sla_plan.calendar(), now, sla_plan.grace, []) if sla_plan else None
     return {
         "department": department,
-        "help_topic": topic,
-        "priority": priority,
+        "help_topic": intake.help_topic,
+        "priority": routing.priority,
         "sla_plan": sla_plan,
         "due_at": due_at,
         "status": status,
-        "assignee": assignee,
-        "team": team,
+        "assignee": routing.assignee,
+        "team": routing.team,
         "collaborators": [getattr(u, "email", str(u)) for u in intake.collaborators],
         "acknowledgement": intake.autorespond,
     }

@@ -2,17 +2,8 @@
 
 from helpline.automation.assignment import auto_assign, final_department
 from helpline.automation.rules import apply_rules
-from helpline.tickets import access, hooks
-
-
-def could_work(agent, department) -> bool:
-    """Whether `agent` may be assigned a ticket of `department` (as actions._assign checks)."""
-    if access.is_admin(agent):
-        return True
-    profile = access.agent_profile(agent)
-    if profile is None or department is None:
-        return False
-    return department.pk in profile.department_roles() or not department.restricted
+from helpline.tickets import hooks
+from helpline.tickets.actions import could_work
 
 
 def drop_unworkable_assignee(intake: hooks.Intake) -> None:

@@ -9,8 +9,9 @@ automation call these; none of them writes ticket fields itself.
 
 - intake.py        open_ticket, as named steps (validate, rules, defaults, insert, assign, notify)
 - conversation.py  reply, add_note, add_message
-- routing.py       assign, release, transfer, set_priority, set_sla_plan, set_help_topic,
-                   set_due_time
+- routing.py       route (all of these at once, all or nothing), assign, release, transfer,
+                   set_priority, set_sla_plan, set_help_topic, set_due_time; could_work (who may
+                   be assigned in a department) and fill_routing (topic and help desk defaults)
 - lifecycle.py     set_status, reopen, mark_overdue, close_after_waiting, record_bounce
 - structure.py     set_subject, set_fields, add/remove_collaborator, merge, delete_ticket
 - _core.py         the shared steps: lock, check, event, save, `_Change` (the setters' shell),
@@ -41,9 +42,13 @@ from helpline.tickets.actions.lifecycle import (
     set_status,
 )
 from helpline.tickets.actions.routing import (
+    RouteChanges,
     _assign,
     assign,
+    assignable_agents,
+    could_work,
     release,
+    route,
     set_due_time,
     set_help_topic,
     set_priority,
@@ -63,6 +68,7 @@ from helpline.tickets.numbering import next_number as next_number
 __all__ = [
     "SUBJECT_MAX",
     "NewAttachment",
+    "RouteChanges",
     "StaleTicket",
     "_add_entry",
     "_assign",
@@ -70,7 +76,9 @@ __all__ = [
     "add_message",
     "add_note",
     "assign",
+    "assignable_agents",
     "close_after_waiting",
+    "could_work",
     "delete_ticket",
     "mark_overdue",
     "merge",
@@ -82,6 +90,7 @@ __all__ = [
     "remove_collaborator",
     "reopen",
     "reply",
+    "route",
     "set_due_time",
     "set_fields",
     "set_help_topic",

@@ -25,7 +25,7 @@ from helpline.tickets.actions._core import (
     _validate_message,
     _validate_text,
 )
-from helpline.tickets.actions.routing import _assign
+from helpline.tickets.actions.routing import Routing, _assign, fill_routing
 from helpline.tickets.deadlines import compute_due_times
 from helpline.tickets.models import (
     Collaborator,
@@ -132,17 +132,6 @@ class _Request:
     fields: Mapping | None
 
 
-@dataclass(frozen=True)
-class Routing:
-    """Where a new ticket goes and who works it, once the defaults are applied."""
-
-    department: Department | None
-    priority: Priority | None
-    sla_plan: SLAPlan | None
-    assignee: User | None
-    team: Team | None
-
-
 # ---------------------------------------------------------------------------------------------
 # Before the transaction: nothing is written until every step here has passed.
 
@@ -191,29 +180,12 @@ def _apply_rules(r: _Request, subject: str) -> hooks.Intake:
 
 def resolve_routing(intake: hooks.Intake, config: HelpdeskConfig) -> Routing:
     """Fill what the request leaves open: from its help topic, then from the department's and the
-    help desk's defaults. Department and priority stay None when nothing provides them."""
-    topic = intake.help_topic
-    department = intake.department or _of_topic(topic, "department") or config.default_department
-    priority = (
-        intake.priority
-        or _of_topic(topic, "priority")
-        or config.default_priority
-        or Priority.objects.filter(is_default=True).first()
+    help desk's defaults (`routing.fill_routing`, which `route` uses for a new help topic too).
+    Department and priority stay None when nothing provides them."""
+    asked = Routing(
+        intake.department, intake.priority, intake.sla_plan, intake.assignee, intake.team
     )
-    sla_plan = intake.sla_plan or _of_topic(topic, "sla_plan")
-    if department is not None:
-        sla_plan = sla_plan or department.default_sla
-    return Routing(
-        department=department,
-        priority=priority,
-        sla_plan=sla_plan or config.default_sla,
-        assignee=intake.assignee or _of_topic(topic, "auto_assign_agent"),
-        team=intake.team or _of_topic(topic, "auto_assign_team"),
-    )
-
-
-def _of_topic(topic: HelpTopic | None, attribute: str):
-    return getattr(topic, attribute) if topic is not None else None
+    return fill_routing(asked, intake.help_topic, config)
 
 
 def _required(routing: Routing) -> Routing:

@@ -1,9 +1,15 @@
 """Where a ticket goes and how urgent it is: assignment, transfer, priority, SLA plan, help topic
-and due time."""
+and due time; `route` changes any of them at once, all or nothing.
 
+Each change is a step on the locked ticket (`_to_priority`, `_transfer` …) that records its event
+and returns the fields it changed; the one-field setters and `route` are made of the same steps.
+"""
+
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from helpline.accounts.models import Department, Permission, Team, User
@@ -19,7 +25,14 @@ from helpline.tickets.actions._core import (
     _update_due_times,
 )
 from helpline.tickets.deadlines import compute_due_times
-from helpline.tickets.models import EventKind, HelpTopic, NotificationKind, Priority, Ticket
+from helpline.tickets.models import (
+    EventKind,
+    HelpdeskConfig,
+    HelpTopic,
+    NotificationKind,
+    Priority,
+    Ticket,
+)
 
 
 def _assign(
@@ -34,7 +47,7 @@ def _assign(
     fields = []
     before = {"agent": _ref(ticket.assignee), "team": _ref(ticket.team)}
     if agent is not None and agent.pk != ticket.assignee_id:
-        if not _could_work(agent, ticket):
+        if not could_work(agent, ticket.department):
             message = f"{agent} has no access to {ticket.department} and cannot be assigned."
             raise ValidationError({"assignee": message})
         ticket.assignee = agent
@@ -54,14 +67,29 @@ def _assign(
     return fields
 
 
-def _could_work(agent: User, ticket: Ticket) -> bool:
-    """Whether `agent` could work the ticket once assigned (an agent, dept not restricted)."""
+def could_work(agent: User, department: Department | None) -> bool:
+    """Whether `agent` may be assigned a ticket of `department`: an administrator, or an active
+    agent with a role there or in a department that is not restricted. The one rule for the
+    panel, the API and automation (`assignable_agents` is its queryset form)."""
     if access.is_admin(agent):
         return True
     profile = access.agent_profile(agent)
-    if profile is None:
+    if profile is None or department is None:
         return False
-    return ticket.department_id in profile.department_roles() or not ticket.department.restricted
+    return department.pk in profile.department_roles() or not department.restricted
+
+
+def assignable_agents(department: Department) -> QuerySet:
+    """The users `could_work` allows in `department`, by name (what the route form offers)."""
+    agent = Q(agent__is_active=True)
+    if department.restricted:
+        agent &= Q(agent__department=department) | Q(agent__accesses__department=department)
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | agent)
+        .distinct()
+        .order_by("name", "username")
+    )
 
 
 def assign(
@@ -95,19 +123,25 @@ def release(
 ) -> Ticket:
     """Unassign the agent and/or the team."""
     with _changing(actor, ticket, Permission.ASSIGN, expected_version) as c:
-        t = c.ticket
-        before = {"agent": _ref(t.assignee), "team": _ref(t.team)}
-        fields = []
-        if agent and t.assignee_id:
-            t.assignee = None
-            fields.append("assignee")
-        if team and t.team_id:
-            t.team = None
-            fields.append("team")
+        fields = _release(c, agent, team)
         if fields:
-            c.record(EventKind.RELEASED, before, {"agent": _ref(t.assignee), "team": _ref(t.team)})
             c.save(fields)
     return ticket
+
+
+def _release(c: _Change, agent: bool, team: bool) -> list[str]:
+    t = c.ticket
+    before = {"agent": _ref(t.assignee), "team": _ref(t.team)}
+    fields = []
+    if agent and t.assignee_id:
+        t.assignee = None
+        fields.append("assignee")
+    if team and t.team_id:
+        t.team = None
+        fields.append("team")
+    if fields:
+        c.record(EventKind.RELEASED, before, {"agent": _ref(t.assignee), "team": _ref(t.team)})
+    return fields
 
 
 def transfer(
@@ -133,20 +167,27 @@ def transfer(
         if agent is not None and not access.is_agent(agent):
             raise ValidationError({"assignee": f"{agent} is not an agent."})
     with change.locked() as c:
-        t = c.ticket
-        if department.pk == t.department_id:
+        if department.pk == c.ticket.department_id:
             raise ValidationError({"department": f"The ticket is already in {department}."})
-        before = _ref(t.department)
-        t.department = department
-        c.record(EventKind.TRANSFERRED, before, _ref(department), reason)
-        fields = ["department", *_release_if_shut_out(c, agent)]
-        if agent is not None or team is not None:
-            fields += _assign(t, actor, agent, team, c.at, reason=f"Handed over to {department}")
-        c.save(fields)
-        notify.queue(
-            NotificationKind.TRANSFER_ALERT, t, notify.department_agents(department), actor=actor
-        )
+        c.save(_transfer(c, department, agent, team, reason))
     return ticket
+
+
+def _transfer(
+    c: _Change, department: Department, agent: User | None, team: Team | None, reason: str = ""
+) -> list[str]:
+    """Move the locked ticket, release whoever is shut out, hand it over, alert the department."""
+    t = c.ticket
+    before = _ref(t.department)
+    t.department = department
+    c.record(EventKind.TRANSFERRED, before, _ref(department), reason)
+    fields = ["department", *_release_if_shut_out(c, agent)]
+    if agent is not None or team is not None:
+        fields += _assign(t, c.actor, agent, team, c.at, reason=f"Handed over to {department}")
+    notify.queue(
+        NotificationKind.TRANSFER_ALERT, t, notify.department_agents(department), actor=c.actor
+    )
+    return fields
 
 
 def _release_if_shut_out(c: _Change, agent: User | None) -> list[str]:
@@ -170,12 +211,15 @@ def set_priority(
 ) -> Ticket:
     """Change the priority."""
     with _changing(actor, ticket, Permission.EDIT, expected_version) as c:
-        t = c.ticket
-        if priority.pk != t.priority_id:
-            c.record(EventKind.PRIORITY, _ref(t.priority), _ref(priority))
-            t.priority = priority
-            c.save(["priority"])
+        if priority.pk != c.ticket.priority_id:
+            c.save(_to_priority(c, priority))
     return ticket
+
+
+def _to_priority(c: _Change, priority: Priority) -> list[str]:
+    c.record(EventKind.PRIORITY, _ref(c.ticket.priority), _ref(priority))
+    c.ticket.priority = priority
+    return ["priority"]
 
 
 def set_sla_plan(
@@ -183,25 +227,32 @@ def set_sla_plan(
 ) -> Ticket:
     """Change the SLA plan; due times are recomputed from the ticket's creation."""
     with _changing(actor, ticket, Permission.EDIT, expected_version) as c:
-        t = c.ticket
-        if (plan.pk if plan else None) != t.sla_plan_id:
-            c.record(EventKind.SLA, _ref(t.sla_plan), _ref(plan))
-            t.sla_plan = plan
-            c.save(["sla_plan", *_update_due_times(t, actor, f"SLA plan changed to {plan}")])
+        if (plan.pk if plan else None) != c.ticket.sla_plan_id:
+            c.save(_to_sla_plan(c, plan))
     return ticket
+
+
+def _to_sla_plan(c: _Change, plan: SLAPlan | None) -> list[str]:
+    t = c.ticket
+    c.record(EventKind.SLA, _ref(t.sla_plan), _ref(plan))
+    t.sla_plan = plan
+    return ["sla_plan", *_update_due_times(t, c.actor, f"SLA plan changed to {plan}")]
 
 
 def set_help_topic(
     actor: User, ticket: Ticket, topic: HelpTopic | None, *, expected_version: int | None = None
 ) -> Ticket:
-    """Change the help topic (department, priority and SLA stay as they are: change them apart)."""
+    """Change the help topic alone (`route` can apply the topic's defaults with it)."""
     with _changing(actor, ticket, Permission.EDIT, expected_version) as c:
-        t = c.ticket
-        if (topic.pk if topic else None) != t.help_topic_id:
-            c.record(EventKind.HELP_TOPIC, _ref(t.help_topic), _ref(topic))
-            t.help_topic = topic
-            c.save(["help_topic"])
+        if (topic.pk if topic else None) != c.ticket.help_topic_id:
+            c.save(_to_help_topic(c, topic))
     return ticket
+
+
+def _to_help_topic(c: _Change, topic: HelpTopic | None) -> list[str]:
+    c.record(EventKind.HELP_TOPIC, _ref(c.ticket.help_topic), _ref(topic))
+    c.ticket.help_topic = topic
+    return ["help_topic"]
 
 
 def set_due_time(
@@ -215,20 +266,214 @@ def set_due_time(
     """Set the due time by hand (None: back to the SLA plan's)."""
     change = _Change(actor, ticket, Permission.EDIT, expected_version)
     if due_at is not None and timezone.is_naive(due_at):
-        raise ValidationError({"due_at": "The due time needs a time zone."})
+        raise ValidationError({"due_at": _NAIVE_DUE})
     with change.locked() as c:
-        t = c.ticket
-        before = {"due_at": _iso(t.due_at)}
-        if due_at is None:
-            t.due_at_manual = False
-            t.due_at, t.first_response_due_at = compute_due_times(t)
-            why = reason or "Due time reset to the SLA plan's"
-        else:
-            t.due_at_manual = True
-            t.due_at = due_at
-            why = reason or "Due time set by hand"
-        # Only ever clear the flag here: the sweep sets it, with its event and alerts.
-        t.is_overdue = t.is_overdue and t.due_at is not None and t.due_at < c.at
-        c.record(EventKind.DUE, before, {"due_at": _iso(t.due_at)}, why)
-        c.save(["due_at", "due_at_manual", "first_response_due_at", "is_overdue"])
+        c.save(_to_due_time(c, due_at, reason))
     return ticket
+
+
+_NAIVE_DUE = "The due time needs a time zone."
+
+
+def _to_due_time(c: _Change, due_at: datetime | None, reason: str = "") -> list[str]:
+    t = c.ticket
+    before = {"due_at": _iso(t.due_at)}
+    if due_at is None:
+        t.due_at_manual = False
+        t.due_at, t.first_response_due_at = compute_due_times(t)
+        why = reason or "Due time reset to the SLA plan's"
+    else:
+        t.due_at_manual = True
+        t.due_at = due_at
+        why = reason or "Due time set by hand"
+    # Only ever clear the flag here: the sweep sets it, with its event and alerts.
+    t.is_overdue = t.is_overdue and t.due_at is not None and t.due_at < c.at
+    c.record(EventKind.DUE, before, {"due_at": _iso(t.due_at)}, why)
+    return ["due_at", "due_at_manual", "first_response_due_at", "is_overdue"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Defaults: what a help topic, a department and the help desk fill in
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Where a ticket goes and who works it, once the defaults are applied."""
+
+    department: Department | None
+    priority: Priority | None
+    sla_plan: SLAPlan | None
+    assignee: User | None = None
+    team: Team | None = None
+
+
+def fill_routing(
+    asked: Routing, topic: HelpTopic | None, config: HelpdeskConfig, keep: Routing | None = None
+) -> Routing:
+    """Fill what `asked` leaves open: from the help topic, then from `keep` (a routed ticket's
+    own values), then from the department's and the help desk's defaults. Department and
+    priority stay None when nothing provides them. Open_ticket, its dry run and `route` share it.
+    """
+    keep = keep or Routing(None, None, None)
+    department = (
+        asked.department
+        or _of_topic(topic, "department")
+        or keep.department
+        or config.default_department
+    )
+    priority = (
+        asked.priority
+        or _of_topic(topic, "priority")
+        or keep.priority
+        or config.default_priority
+        or Priority.objects.filter(is_default=True).first()
+    )
+    sla_plan = asked.sla_plan or _of_topic(topic, "sla_plan") or keep.sla_plan
+    if department is not None:
+        sla_plan = sla_plan or department.default_sla
+    return Routing(
+        department=department,
+        priority=priority,
+        sla_plan=sla_plan or config.default_sla,
+        assignee=asked.assignee or _of_topic(topic, "auto_assign_agent") or keep.assignee,
+        team=asked.team or _of_topic(topic, "auto_assign_team") or keep.team,
+    )
+
+
+def _of_topic(topic: HelpTopic | None, attribute: str):
+    return getattr(topic, attribute) if topic is not None else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Route: every change at once
+
+
+ROUTE_FIELDS = ("department", "help_topic", "priority", "sla_plan", "assignee", "team", "due_at")
+_NEEDS = {
+    "priority": Permission.EDIT,
+    "sla_plan": Permission.EDIT,
+    "help_topic": Permission.EDIT,
+    "due_at": Permission.EDIT,
+    "assignee": Permission.ASSIGN,
+    "team": Permission.ASSIGN,
+    "department": Permission.TRANSFER,
+}
+
+
+@dataclass(frozen=True)
+class RouteChanges:
+    """What one route request asks for. `given` names the fields it sets; None in a given field
+    clears it (no SLA plan, no help topic, nobody, no team, the SLA plan's due time). Build it
+    with `RouteChanges.of(priority=…, …)`.
+
+    With `apply_topic_defaults`, a new help topic also sets its department, priority and SLA
+    plan, except those the request sets itself.
+    """
+
+    given: frozenset[str] = frozenset()
+    department: Department | None = None
+    help_topic: HelpTopic | None = None
+    priority: Priority | None = None
+    sla_plan: SLAPlan | None = None
+    assignee: User | None = None
+    team: Team | None = None
+    due_at: datetime | None = None
+    apply_topic_defaults: bool = False
+
+    @classmethod
+    def of(cls, *, apply_topic_defaults: bool = False, **values) -> "RouteChanges":
+        unknown = set(values) - set(ROUTE_FIELDS)
+        if unknown:
+            raise TypeError(f"Not a route field: {', '.join(sorted(unknown))}")
+        return cls(frozenset(values), apply_topic_defaults=apply_topic_defaults, **values)
+
+
+def route(
+    actor: User | None,
+    ticket: Ticket,
+    changes: RouteChanges,
+    *,
+    expected_version: int | None = None,
+) -> list[str]:
+    """Apply every change of `changes` to the ticket at once, or none; returns the names of the
+    fields that changed, in `ROUTE_FIELDS` order.
+
+    On the locked row, first the whole combination is decided: the resulting values (the new
+    help topic's defaults included), every permission they need (edit, assign, transfer, all
+    checked in the department the ticket is in), and whether the agent can work in the
+    department the ticket ends up in. Only then is anything written, with one event per field:
+    field changes first, the transfer last (it may take the ticket out of the actor's reach).
+    Raises AccessDenied, ValidationError (keyed by field) or StaleTicket, having written nothing.
+    """
+    with _Change(actor, ticket, access.Access.VIEW, expected_version).locked() as c:
+        target = _resulting(c.ticket, changes)
+        for permission in dict.fromkeys(_NEEDS[name] for name in target):
+            _check(actor, permission, c.ticket)
+        _validate_route(c.ticket, changes, target)
+        if target:
+            c.save(_apply_route(c, target))
+    return [name for name in ROUTE_FIELDS if name in target]
+
+
+def _resulting(t: Ticket, changes: RouteChanges) -> dict[str, object]:
+    """The fields that change, with their new values: as given, else the new topic's default."""
+    target = {name: getattr(changes, name) for name in changes.given}
+    topic = changes.help_topic
+    if changes.apply_topic_defaults and topic is not None and topic.pk != t.help_topic_id:
+        asked = Routing(target.get("department"), target.get("priority"), target.get("sla_plan"))
+        current = Routing(t.department, t.priority, t.sla_plan)
+        filled = fill_routing(asked, topic, HelpdeskConfig.load(), keep=current)
+        for name in ("department", "priority", "sla_plan"):
+            if name not in changes.given:
+                target[name] = getattr(filled, name)
+    return {
+        name: value
+        for name, value in target.items()
+        if name == "due_at" or getattr(value, "pk", None) != getattr(t, f"{name}_id")
+    }
+
+
+def _validate_route(t: Ticket, changes: RouteChanges, target: dict[str, object]) -> None:
+    errors: dict[str, str] = {}
+    if "department" in changes.given and changes.department is None:
+        errors["department"] = "Choose a department."
+    if "priority" in changes.given and changes.priority is None:
+        errors["priority"] = "Choose a priority."
+    topic = target.get("help_topic")
+    if topic is not None and not topic.active:
+        errors["help_topic"] = f"The help topic “{topic}” is not active."
+    agent = target.get("assignee")
+    department = target.get("department") or t.department
+    if agent is not None and not access.is_agent(agent):
+        errors["assignee"] = f"{agent} is not an agent."
+    elif agent is not None and not could_work(agent, department):
+        errors["assignee"] = f"{agent} has no access to {department} and cannot be assigned."
+    due_at = target.get("due_at")
+    if due_at is not None and timezone.is_naive(due_at):
+        errors["due_at"] = _NAIVE_DUE
+    if errors:
+        raise ValidationError(errors)
+
+
+def _apply_route(c: _Change, target: dict[str, object]) -> list[str]:
+    """Write the decided changes to the locked ticket: fields first, the transfer last."""
+    fields: list[str] = []
+    if "priority" in target:
+        fields += _to_priority(c, target["priority"])
+    if "sla_plan" in target:
+        fields += _to_sla_plan(c, target["sla_plan"])
+    if "help_topic" in target:
+        fields += _to_help_topic(c, target["help_topic"])
+    if "due_at" in target:
+        fields += _to_due_time(c, target["due_at"])
+    agent, team = target.get("assignee"), target.get("team")
+    drop_agent = "assignee" in target and agent is None
+    drop_team = "team" in target and team is None
+    if drop_agent or drop_team:
+        fields += _release(c, drop_agent, drop_team)
+    department = target.get("department")
+    if department is not None:
+        fields += _transfer(c, department, agent, team)
+    elif agent is not None or team is not None:
+        fields += _assign(c.ticket, c.actor, agent, team, c.at)
+    return fields
