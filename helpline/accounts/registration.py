@@ -109,7 +109,7 @@ def _send_confirmation(user: User) -> None:
     _mail(
         user,
         "Finish creating your account",
-        "registration/register_confirm_email.txt",
+        "emails/register_confirm.txt",
         {"url": settings.SITE_URL + confirmation_path(user)},
     )
 
@@ -118,7 +118,7 @@ def _send_already_registered(user: User) -> None:
     _mail(
         user,
         "Someone tried to register with your address",
-        "registration/register_exists_email.txt",
+        "emails/register_exists.txt",
         {
             "login_url": settings.SITE_URL + reverse("portal:login"),
             "reset_url": settings.SITE_URL + reverse("portal:password_reset"),

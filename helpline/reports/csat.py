@@ -106,12 +106,12 @@ def survey_message(survey: CsatSurvey) -> EmailMultiAlternatives:
     }
     message = EmailMultiAlternatives(
         subject=header_text(f"[#{ticket.number}] How did we do? {ticket.subject}")[:250],
-        body=render_to_string("reports/email/survey.txt", context),
+        body=render_to_string("emails/survey.txt", context),
         from_email=_from_address(ticket),
         to=[survey.email],
         headers=_headers(ticket),
     )
-    message.attach_alternative(render_to_string("reports/email/survey.html", context), "text/html")
+    message.attach_alternative(render_to_string("emails/survey.html", context), "text/html")
     return message
 
 
@@ -203,7 +203,7 @@ def notify_manager(survey_id: int) -> bool:
         subject=header_text(
             f"[#{ticket.number}] Low satisfaction rating ({survey.rating}/5): {ticket.subject}"
         )[:250],
-        body=render_to_string("reports/email/low_rating.txt", context),
+        body=render_to_string("emails/low_rating.txt", context),
         from_email=_from_address(ticket),
         to=[manager.email],
         headers={"X-Helpline-Ticket": ticket.number, "Auto-Submitted": "auto-generated"},

@@ -152,7 +152,7 @@ def report(request: HttpRequest) -> HttpResponse:
         "active_queue": "reports",
         "viewer_timezone": timezone.get_current_timezone_name(),
     }
-    return render(request, "reports/report.html", context, status=400 if form.errors else 200)
+    return render(request, "staff/reports/report.html", context, status=400 if form.errors else 200)
 
 
 @agent_required

@@ -22,11 +22,11 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
     """Show the survey (GET, never saves) or record the answer (POST)."""
     found = CsatSurvey.from_token(token)
     if found is None:
-        return render(request, "reports/survey_invalid.html", status=404)
+        return render(request, "portal/survey_invalid.html", status=404)
     now = timezone.now()
     context = {"survey": found, "ticket": found.ticket, "edit_days": EDIT_DAYS, "saved": False}
     if not found.is_open(now):
-        return render(request, "reports/survey_closed.html", context, status=410)
+        return render(request, "portal/survey_closed.html", context, status=410)
     if request.method == "POST":
         form = SurveyForm(request.POST)
         if form.is_valid():
@@ -48,4 +48,4 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
     context["closes_at"] = found.answer_closes_at()
     # A bound form here is a rejected answer (a saved one is replaced by an unbound form).
     status = 400 if form.is_bound else 200
-    return render(request, "reports/survey.html", context, status=status)
+    return render(request, "portal/survey.html", context, status=status)

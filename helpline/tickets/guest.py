@@ -97,7 +97,7 @@ def send_link(ticket: Ticket, email: str, token: str) -> None:
         "helpdesk": settings.HELPLINE_HELPDESK_NAME,
     }
     subject = f"[#{ticket.number}] Your link to the ticket"
-    body = render_to_string("portal/emails/guest_link.txt", context)
+    body = render_to_string("emails/guest_link.txt", context)
     send_mail(subject, body.strip() + "\n", settings.DEFAULT_FROM_EMAIL, [email])
 
 

@@ -30,7 +30,7 @@ def pick(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
     return render(
         request,
-        "automation/partials/canned_results.html",
+        "staff/canned/results.html",
         {
             "ticket": ticket,
             "responses": canned.search(ticket, query),
@@ -67,7 +67,7 @@ def index(request: HttpRequest) -> HttpResponse:
         responses = responses.filter(title__icontains=query)
     return render(
         request,
-        "automation/canned_list.html",
+        "staff/canned/list.html",
         {"responses": responses.order_by("department__name", "title")[:200], "query": query},
     )
 

@@ -39,7 +39,7 @@ def dry_run(request: HttpRequest) -> HttpResponse:
         notes = [*notes, *outcome.notes]
     return render(
         request,
-        "automation/dry_run.html",
+        "staff/rules/dry_run.html",
         {"form": form, "outcome": outcome, "notes": notes, "title": "Routing rules: dry run"},
     )
 

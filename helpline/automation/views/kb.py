@@ -40,7 +40,7 @@ def portal_index(request: HttpRequest) -> HttpResponse:
         ]
     return page(
         request,
-        "automation/kb_portal_index.html",
+        "portal/kb/index.html",
         {"query": query, "results": results, "categories": categories},
     )
 
@@ -49,7 +49,7 @@ def portal_article(request: HttpRequest, slug: str) -> HttpResponse:
     article = knowledge.public_articles().filter(slug=slug).first()
     if article is None:
         raise Http404("No such article.")
-    return page(request, "automation/kb_portal_article.html", {"article": article})
+    return page(request, "portal/kb/article.html", {"article": article})
 
 
 def portal_suggestions(request: HttpRequest) -> HttpResponse:
@@ -57,7 +57,7 @@ def portal_suggestions(request: HttpRequest) -> HttpResponse:
     subject = request.GET.get("subject", "")
     return render(
         request,
-        "automation/partials/kb_suggestions.html",
+        "portal/kb/_suggestions.html",
         {"articles": knowledge.suggest(subject)},
     )
 
@@ -76,7 +76,7 @@ def staff_index(request: HttpRequest) -> HttpResponse:
         found = list(articles.order_by("category__order", "category__name", "title")[:300])
     return render(
         request,
-        "automation/kb_staff_index.html",
+        "staff/kb/index.html",
         {"query": query, "articles": found, "can_edit": can_edit(request.user)},
     )
 
@@ -86,7 +86,7 @@ def staff_article(request: HttpRequest, slug: str) -> HttpResponse:
     article = get_object_or_404(KBArticle.objects.select_related("category"), slug=slug)
     return render(
         request,
-        "automation/kb_staff_article.html",
+        "staff/kb/article.html",
         {"article": article, "can_edit": can_edit(request.user)},
     )
 
@@ -110,7 +110,7 @@ def staff_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         saved.save()
         messages.success(request, f"Saved “{saved.title}”.")
         return redirect("automation:staff_kb_article", slug=saved.slug)
-    return render(request, "automation/kb_edit.html", {"form": form, "article": article})
+    return render(request, "staff/kb/edit.html", {"form": form, "article": article})
 
 
 @agent_required
@@ -121,7 +121,7 @@ def staff_pick(request: HttpRequest) -> HttpResponse:
     results = knowledge.search(knowledge.public_articles(), query, limit=10)
     return render(
         request,
-        "automation/partials/kb_pick_results.html",
+        "staff/kb/pick_results.html",
         {
             "articles": results,
             "query": query,

@@ -104,8 +104,8 @@ def _finish_registration(request) -> HttpResponse:
 class PortalPasswordResetView(PortalContextMixin, auth_views.PasswordResetView):
     form_class = ClaimingPasswordResetForm
     template_name = "registration/password_reset_form.html"
-    email_template_name = "registration/password_reset_email.txt"
-    subject_template_name = "registration/password_reset_subject.txt"
+    email_template_name = "emails/password_reset.txt"
+    subject_template_name = "emails/password_reset_subject.txt"
     success_url = reverse_lazy("portal:password_reset_done")
 
 
