@@ -154,33 +154,35 @@ def update_ticket(request: HttpRequest, number: Number, payload: TicketPatch):
     """Change subject, priority, SLA plan, help topic, due time, custom fields and status at once.
 
     All or nothing: if one change is refused, none is made. `version` is checked once, first.
+    A new help topic changes only the help topic (its defaults are not applied).
     """
     user, ticket = _writable(request, number)
     given = payload.model_fields_set - {"version"}
-    version = payload.version
+    routing = _routing_changes(payload, given)
     with transaction.atomic():
-        # Hold the row from the version check to the last change: nobody slips in between.
-        current = (
-            Ticket.objects.select_for_update().values_list("version", flat=True).get(pk=ticket.pk)
-        )
-        if version is not None and current != version:
-            ticket.version = current
-            raise actions.StaleTicket(ticket)
+        # actions.route locks the row and checks the version, even with nothing to route; the
+        # lock holds to the last change, so nobody slips in between.
+        actions.route(user, ticket, routing, expected_version=payload.version)
         if "subject" in given and payload.subject is not None:
             actions.set_subject(user, ticket, payload.subject)
-        if "priority" in given and payload.priority is not None:
-            actions.set_priority(user, ticket, refs.priority(payload.priority))
-        if "sla_plan" in given:
-            actions.set_sla_plan(user, ticket, refs.sla_plan(payload.sla_plan))
-        if "help_topic" in given:
-            actions.set_help_topic(user, ticket, refs.help_topic(payload.help_topic))
-        if "due_at" in given:
-            actions.set_due_time(user, ticket, payload.due_at)
         if "fields" in given and payload.fields:
             actions.set_fields(user, ticket, payload.fields)
         if "status" in given and payload.status is not None:
             actions.set_status(user, ticket, refs.status(payload.status))
     return _summary(ticket)
+
+
+def _routing_changes(payload: TicketPatch, given: set[str]) -> actions.RouteChanges:
+    values: dict = {}
+    if "priority" in given and payload.priority is not None:
+        values["priority"] = refs.priority(payload.priority)
+    if "sla_plan" in given:
+        values["sla_plan"] = refs.sla_plan(payload.sla_plan)
+    if "help_topic" in given:
+        values["help_topic"] = refs.help_topic(payload.help_topic)
+    if "due_at" in given:
+        values["due_at"] = payload.due_at
+    return actions.RouteChanges.of(**values)
 
 
 @router.post(

@@ -11,7 +11,7 @@ from django.urls import reverse
 from helpline.accounts.models import Department, Team, User
 from helpline.sla.models import SLAPlan
 from helpline.tickets import fields as custom_fields
-from helpline.tickets.actions import NewAttachment
+from helpline.tickets.actions import NewAttachment, RouteChanges, assignable_agents
 from helpline.tickets.models import HelpTopic, Priority, Source, Status, Ticket
 from helpline.tickets.uploads import attachments_from_request, limits_text
 
@@ -145,10 +145,11 @@ class NoteForm(ComposeForm):
 
 
 class RouteForm(VersionedForm):
-    """Department, agent, team, SLA plan, priority and help topic in one form.
+    """Department, agent, team, SLA plan, priority and help topic in one form, applied at once.
 
     A field missing from the POST means "leave as it is": the page renders only the fields the
-    agent may change.
+    agent may change. The agent list offers only agents who can be assigned in the department
+    chosen; it is refreshed (htmx, `staff:ticket_route_agents`) when the department changes.
     """
 
     department = _optional_choice(Department.objects.all(), "department", None)
@@ -173,10 +174,16 @@ class RouteForm(VersionedForm):
         "— no help topic —",
         label="Help topic",
     )
+    apply_topic_defaults = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Apply this topic's defaults (SLA plan, priority, department)",
+        help_text="When the help topic changes; a value you change here yourself wins.",
+    )
 
     ROUTE_FIELDS = ("department", "assignee", "team", "sla_plan", "priority", "help_topic")
 
-    def __init__(self, *args, ticket: Ticket, **kwargs):
+    def __init__(self, *args, ticket: Ticket, department: Department | None = None, **kwargs):
         kwargs.setdefault(
             "initial",
             {
@@ -187,10 +194,29 @@ class RouteForm(VersionedForm):
                 "sla_plan": ticket.sla_plan_id,
                 "priority": ticket.priority_id,
                 "help_topic": ticket.help_topic_id,
+                "apply_topic_defaults": True,
             },
         )
         super().__init__(*args, **kwargs)
+        self.ticket = ticket
+        # Any agent validates (the action explains who cannot be assigned where); the list
+        # offers only those who can be in the department chosen.
         self.fields["assignee"].queryset = agent_users()
+        offered = AgentChoiceField(
+            queryset=assignable_agents(department or ticket.department),
+            required=False,
+            empty_label="— nobody —",
+        )
+        self.fields["assignee"].widget.choices = offered.choices
+        self.fields["department"].widget.attrs.update(
+            {
+                "hx-get": reverse("staff:ticket_route_agents", args=[ticket.number]),
+                "hx-trigger": "change",
+                "hx-target": "#route_assignee",
+                "hx-include": "#route_assignee",
+                "hx-swap": "innerHTML",
+            }
+        )
         # Inactive plans and topics stay selectable only where the ticket already has them.
         self.fields["sla_plan"].queryset = SLAPlan.objects.filter(
             Q(active=True) | Q(pk=ticket.sla_plan_id)
@@ -202,6 +228,18 @@ class RouteForm(VersionedForm):
     def submitted(self) -> set[str]:
         """The routing fields present in the POST (the others are left unchanged)."""
         return {name for name in self.ROUTE_FIELDS if name in self.data}
+
+    def changes(self) -> RouteChanges:
+        """The submitted fields whose value differs from the ticket's, for `actions.route`."""
+        data = self.cleaned_data
+        values = {
+            name: data.get(name)
+            for name in self.submitted()
+            if getattr(data.get(name), "pk", None) != getattr(self.ticket, f"{name}_id")
+        }
+        return RouteChanges.of(
+            apply_topic_defaults=bool(data.get("apply_topic_defaults")), **values
+        )
 
 
 class StatusForm(VersionedForm):

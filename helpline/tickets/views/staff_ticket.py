@@ -19,7 +19,7 @@ from helpline.tickets.views.staff_ticket_new import (
     requester_lookup,
 )
 from helpline.tickets.views.staff_ticket_page import render_ticket_page
-from helpline.tickets.views.staff_ticket_route import route
+from helpline.tickets.views.staff_ticket_route import route, route_agents
 
 
 @require_GET
@@ -36,6 +36,7 @@ ticket_urlpatterns = [
     path("tickets/<str:number>/reply/", ticket_actions.reply, name="ticket_reply"),
     path("tickets/<str:number>/note/", ticket_actions.note, name="ticket_note"),
     path("tickets/<str:number>/route/", route, name="ticket_route"),
+    path("tickets/<str:number>/route/agents/", route_agents, name="ticket_route_agents"),
     path("tickets/<str:number>/status/", ticket_actions.change_status, name="ticket_status"),
     path(
         "tickets/<str:number>/collaborators/",
