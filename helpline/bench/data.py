@@ -256,6 +256,17 @@ def next_ids() -> dict[str, int]:
     return ids
 
 
+@dataclass
+class _Thread:
+    """What each entry of one ticket's thread shares."""
+
+    ticket_id: int
+    created: datetime
+    dept: Dept
+    requester: tuple[int, str]  # (id, display name)
+    agent: int
+
+
 class TicketRows:
     """Generates `total` tickets with their thread, history and attachments, batch by batch."""
 
@@ -294,81 +305,32 @@ class TicketRows:
         return self.start + timedelta(days=SPAN_DAYS * position)
 
     def _ticket(self, i: int, rows: dict[str, list[tuple]]) -> None:
+        """One ticket row plus its thread, history and (rarely) a collaborator.
+
+        The random draws happen in a fixed order, so a seed always gives the same data set.
+        """
         rng, org, now = self.rng, self.org, self.now
         ticket_id = self._take("tickets")
         created = min(self._created_at(i), now - timedelta(minutes=1))
         age_days = (now - created).total_seconds() / 86400
         state = _pick(rng, next(w for limit, w in STATE_BY_AGE if age_days <= limit))
         dept = rng.choices(org.departments, weights=self.dept_weights)[0]
-        requester_id, requester_name = rng.choice(org.requesters)
-        assignee = team = None
-        roll = rng.random()
-        if roll < (0.55 if state == State.OPEN else 0.9):
-            assignee = rng.choice(dept.agent_ids)
-        elif roll < 0.75 and dept.team_ids:
-            team = rng.choice(dept.team_ids)
+        requester = rng.choice(org.requesters)
+        assignee, team = self._assignment(state, dept)
         statuses = org.statuses[state]
         status = statuses[-1] if state == State.OPEN and rng.random() < 0.3 else statuses[0]
-        big = i % BIG_TICKET_EVERY == BIG_TICKET_EVERY // 2
-        count = 50 if big else min(50, 1 + int(rng.expovariate(1 / 2.5)))
-        if big:
-            self.meta["big_tickets"].append(str(self.number_base + i))
-        # The thread: the requester writes first, then replies, answers and notes alternate.
-        at, first_reply, last_at = created, None, created
+        count = self._entry_count(i)
         agent = assignee or rng.choice(dept.agent_ids)
-        for n in range(count):
-            if n:
-                at = min(now, at + timedelta(minutes=rng.expovariate(1 / 240)))
-            kind = (
-                EntryKind.MESSAGE
-                if n == 0
-                else rng.choices(
-                    (EntryKind.REPLY, EntryKind.MESSAGE, EntryKind.NOTE), (45, 40, 15)
-                )[0]
-            )
-            body = self.pool.body()
-            if n == 0:
-                body = self._markers(i, body)
-            author, name = (requester_id, requester_name) if kind == EntryKind.MESSAGE else (
-                agent, org.agent_names.get(agent, ""))  # fmt: skip
-            entry_id = self._take("entries")
-            rows["entries"].append((entry_id, ticket_id, kind, author, name, body, "web", at))
-            event = {EntryKind.REPLY: EventKind.REPLIED, EntryKind.NOTE: EventKind.NOTE,
-                     EntryKind.MESSAGE: EventKind.MESSAGE}[kind]  # fmt: skip
-            after = f'{{"entry": {entry_id}}}'
-            if n == 0:
-                event = EventKind.CREATED
-                after = f'{{"source": "web", "department": {org.ref("department", dept.id)}}}'
-            self._event(rows, ticket_id, event, author, at, None, after)
-            if kind == EntryKind.REPLY and first_reply is None:
-                first_reply = at
-            if rng.random() < 0.03:
-                self._attachment(rows, entry_id)
-            last_at = at
+        thread = _Thread(ticket_id, created, dept, requester, agent)
+        first_reply, last_at = self._thread(i, rows, thread, count)
         if assignee or team:
             after = f'{{"agent": {org.ref("agent", assignee)}, "team": {org.ref("team", team)}}}'
             self._event(rows, ticket_id, EventKind.ASSIGNED, agent, created, None, after)
-        resolved_at = closed_at = None
-        if state in (State.RESOLVED, State.CLOSED):
-            resolved_at = min(now, last_at + timedelta(hours=rng.expovariate(1 / 12)))
-            closed_at = resolved_at if state == State.CLOSED else None
-            last_at = resolved_at
-        if state != State.OPEN:
-            before = org.ref("status", org.statuses[State.OPEN][0])
-            after = org.ref("status", status)
-            self._event(rows, ticket_id, EventKind.STATUS, agent, last_at, before, after)
-        due = created + timedelta(hours=dept.sla_hours)
-        overdue = state == State.OPEN and due < now
-        if state == State.OPEN and rng.random() < 0.3:  # agreed later with the requester
-            due, overdue = now + timedelta(hours=rng.uniform(1, 7 * 24)), False
-        if rng.random() < 0.02:
-            collaborator = rng.choice(org.requesters)[0]
-            if collaborator != requester_id:
-                rows["collaborators"].append(
-                    (self._take("collaborators"), ticket_id, collaborator, created)
-                )
+        resolved_at, closed_at, last_at = self._resolution(rows, thread, state, status, last_at)
+        due, overdue = self._due(state, created, dept)
+        self._collaborator(rows, ticket_id, requester[0], created)
         rows["tickets"].append((
-            ticket_id, str(self.number_base + i), self.pool.subject(), requester_id,
+            ticket_id, str(self.number_base + i), self.pool.subject(), requester[0],
             _pick(rng, SOURCE_WEIGHTS), dept.id,
             rng.choice(dept.topic_ids) if dept.topic_ids and rng.random() < 0.5 else None,
             org.priorities[_pick(rng, PRIORITY_WEIGHTS)], dept.sla_id, status, state, assignee,
@@ -376,6 +338,99 @@ class TicketRows:
             count + 1,
         ))  # fmt: skip
         self.meta["entries"] += count
+
+    def _assignment(self, state: str, dept: Dept) -> tuple[int | None, int | None]:
+        """(assignee, team): most tickets have an agent, some only a team, a few neither."""
+        assignee = team = None
+        roll = self.rng.random()
+        if roll < (0.55 if state == State.OPEN else 0.9):
+            assignee = self.rng.choice(dept.agent_ids)
+        elif roll < 0.75 and dept.team_ids:
+            team = self.rng.choice(dept.team_ids)
+        return assignee, team
+
+    def _entry_count(self, i: int) -> int:
+        """How many thread entries ticket i gets (one in BIG_TICKET_EVERY gets 50)."""
+        big = i % BIG_TICKET_EVERY == BIG_TICKET_EVERY // 2
+        count = 50 if big else min(50, 1 + int(self.rng.expovariate(1 / 2.5)))
+        if big:
+            self.meta["big_tickets"].append(str(self.number_base + i))
+        return count
+
+    def _thread(self, i: int, rows, thread: _Thread, count: int):
+        """The thread: the requester writes first, then replies, answers and notes alternate.
+
+        Returns (first reply time or None, time of the last entry).
+        """
+        at, first_reply, last_at = thread.created, None, thread.created
+        for n in range(count):
+            if n:
+                at = min(self.now, at + timedelta(minutes=self.rng.expovariate(1 / 240)))
+            kind = self._entry(i, n, rows, thread, at)
+            if kind == EntryKind.REPLY and first_reply is None:
+                first_reply = at
+            last_at = at
+        return first_reply, last_at
+
+    def _entry(self, i: int, n: int, rows, thread: _Thread, at: datetime) -> str:
+        """The n-th thread entry with its event (and sometimes an attachment); returns its kind."""
+        rng, org = self.rng, self.org
+        kind = (
+            EntryKind.MESSAGE
+            if n == 0
+            else rng.choices((EntryKind.REPLY, EntryKind.MESSAGE, EntryKind.NOTE), (45, 40, 15))[0]
+        )
+        body = self.pool.body()
+        if n == 0:
+            body = self._markers(i, body)
+        requester_id, requester_name = thread.requester
+        author, name = (requester_id, requester_name) if kind == EntryKind.MESSAGE else (
+            thread.agent, org.agent_names.get(thread.agent, ""))  # fmt: skip
+        entry_id = self._take("entries")
+        rows["entries"].append((entry_id, thread.ticket_id, kind, author, name, body, "web", at))
+        event = {EntryKind.REPLY: EventKind.REPLIED, EntryKind.NOTE: EventKind.NOTE,
+                 EntryKind.MESSAGE: EventKind.MESSAGE}[kind]  # fmt: skip
+        after = f'{{"entry": {entry_id}}}'
+        if n == 0:
+            event = EventKind.CREATED
+            after = f'{{"source": "web", "department": {org.ref("department", thread.dept.id)}}}'
+        self._event(rows, thread.ticket_id, event, author, at, None, after)
+        if rng.random() < 0.03:
+            self._attachment(rows, entry_id)
+        return kind
+
+    def _resolution(self, rows, thread: _Thread, state: str, status: int, last_at: datetime):
+        """(resolved_at, closed_at, last_at) and the status event of a ticket that left Open."""
+        org = self.org
+        resolved_at = closed_at = None
+        if state in (State.RESOLVED, State.CLOSED):
+            resolved_at = min(self.now, last_at + timedelta(hours=self.rng.expovariate(1 / 12)))
+            closed_at = resolved_at if state == State.CLOSED else None
+            last_at = resolved_at
+        if state != State.OPEN:
+            before = org.ref("status", org.statuses[State.OPEN][0])
+            after = org.ref("status", status)
+            self._event(
+                rows, thread.ticket_id, EventKind.STATUS, thread.agent, last_at, before, after
+            )
+        return resolved_at, closed_at, last_at
+
+    def _due(self, state: str, created: datetime, dept: Dept) -> tuple[datetime, bool]:
+        """(due, overdue): the SLA due time, or a later one agreed with the requester."""
+        due = created + timedelta(hours=dept.sla_hours)
+        overdue = state == State.OPEN and due < self.now
+        if state == State.OPEN and self.rng.random() < 0.3:  # agreed later with the requester
+            due, overdue = self.now + timedelta(hours=self.rng.uniform(1, 7 * 24)), False
+        return due, overdue
+
+    def _collaborator(self, rows, ticket_id: int, requester_id: int, created: datetime) -> None:
+        """One ticket in fifty gets a Cc'd requester."""
+        if self.rng.random() < 0.02:
+            collaborator = self.rng.choice(self.org.requesters)[0]
+            if collaborator != requester_id:
+                rows["collaborators"].append(
+                    (self._take("collaborators"), ticket_id, collaborator, created)
+                )
 
     def _markers(self, i: int, body: str) -> str:
         roll = self.rng.random()
