@@ -384,9 +384,25 @@ def daily(user, period: Period, now: datetime | None = None) -> list[Day]:
     Days after today have no backlog yet (None).
     """
     now = now or timezone.now()
-    tzname = period.tzname
-    vis = _worked(user, None)
-    template = f"""
+    rows = _daily_rows(user, period)
+    row_days = sorted(rows)
+    backlog_now = _backlog_total(user)
+    today = timezone.localdate(now, period.tz)
+    days = []
+    for day in period.days:
+        d = _day(day, rows.get(day))
+        d.backlog = backlog_now - _later(day, rows, row_days) if day <= today else None
+        days.append(d)
+    return days
+
+
+def _daily_template() -> str:
+    """Per local day: created, resolved, SLA targets and met, and the net flow of the backlog.
+
+    A ticket counts on the day it was created (k = 0), first answered (k = 1) and resolved
+    (k = 2); status events add the resolutions and reopenings.
+    """
+    return f"""
         SELECT d.day AS day,
           COUNT(DISTINCT CASE WHEN d.what = 'created' THEN d.ticket_id END) AS created,
           COUNT(DISTINCT CASE WHEN d.what = 'resolved' THEN d.ticket_id END) AS resolved,
@@ -418,14 +434,22 @@ def daily(user, period: Period, now: datetime | None = None) -> list[Day]:
         ) d
         GROUP BY d.day
     """
-    # For each day, the net flow of all later days (rows ordered newest first).
-    windowed = """
-        SELECT g.*, COALESCE(SUM(g.net) OVER (
-            ORDER BY g.day DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS later
-        FROM ({grouped}) g
-    """
+
+
+# For each day, the net flow of all later days (rows ordered newest first).
+_DAILY_WINDOWED = """
+    SELECT g.*, COALESCE(SUM(g.net) OVER (
+        ORDER BY g.day DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS later
+    FROM ({grouped}) g
+"""
+
+
+def _daily_rows(user, period: Period) -> dict[date, dict]:
+    """The grouped rows of the days with any activity, by day."""
+    tzname = period.tzname
+    vis = _worked(user, None)
     grouped = compose(
-        template,
+        _daily_template(),
         vis=vis,
         start=dialect.param(period.start),
         end=dialect.param(period.end),
@@ -435,28 +459,29 @@ def daily(user, period: Period, now: datetime | None = None) -> list[Day]:
         res_day=dialect.local_date("t.resolved_at", tzname),
     )
     with dialect.tuned():
-        fetched = fetch(compose(windowed, grouped=grouped))
-    rows = {_as_date(r["day"]): r for r in fetched}
-    row_days = sorted(rows)
-    backlog_now = _backlog_total(user)
-    today = timezone.localdate(now, period.tz)
-    days = []
-    for day in period.days:
-        r = rows.get(day)
-        d = Day(day)
-        if r is not None:
-            d.created, d.resolved = int(r["created"]), int(r["resolved"])
-            d.fr_targets, d.fr_met = int(r["fr_targets"] or 0), int(r["fr_met"] or 0)
-            d.res_targets, d.res_met = int(r["res_targets"] or 0), int(r["res_met"] or 0)
-            later = int(r["later"])
-        else:
-            # A quiet day ends with the backlog the next active day started with.
-            i = bisect_right(row_days, day)
-            nxt = rows[row_days[i]] if i < len(row_days) else None
-            later = int(nxt["later"]) + int(nxt["net"] or 0) if nxt else 0
-        d.backlog = backlog_now - later if day <= today else None
-        days.append(d)
-    return days
+        fetched = fetch(compose(_DAILY_WINDOWED, grouped=grouped))
+    return {_as_date(r["day"]): r for r in fetched}
+
+
+def _day(day: date, r: dict | None) -> Day:
+    """The created, resolved and SLA figures of one day (r: its grouped row, if any)."""
+    d = Day(day)
+    if r is not None:
+        d.created, d.resolved = int(r["created"]), int(r["resolved"])
+        d.fr_targets, d.fr_met = int(r["fr_targets"] or 0), int(r["fr_met"] or 0)
+        d.res_targets, d.res_met = int(r["res_targets"] or 0), int(r["res_met"] or 0)
+    return d
+
+
+def _later(day: date, rows: dict[date, dict], row_days: list[date]) -> int:
+    """The net backlog flow of all days after `day`."""
+    r = rows.get(day)
+    if r is not None:
+        return int(r["later"])
+    # A quiet day ends with the backlog the next active day started with.
+    i = bisect_right(row_days, day)
+    nxt = rows[row_days[i]] if i < len(row_days) else None
+    return int(nxt["later"]) + int(nxt["net"] or 0) if nxt else 0
 
 
 def _as_date(value) -> date:
