@@ -6,6 +6,7 @@ caller may not see), 409 stale update, 413 too large, 422 invalid fields, 429 ra
 
 import json
 import logging
+from functools import partial
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -55,70 +56,89 @@ def _location(loc) -> str:
     return ".".join(parts) or "__all__"
 
 
+def _respond(api: NinjaAPI, request, status: int, detail: str, errors=None) -> HttpResponse:
+    return api.create_response(request, error_body(detail, errors), status=status)
+
+
+def _invalid_input(api: NinjaAPI, request, exc: NinjaValidationError) -> HttpResponse:
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors:
+        message = str(error.get("msg", "Invalid value."))
+        errors.setdefault(_location(error.get("loc", ())), []).append(message)
+    return _respond(api, request, 422, "Some fields are not valid.", errors)
+
+
+def _invalid_action(api: NinjaAPI, request, exc: DjangoValidationError) -> HttpResponse:
+    errors = field_errors(exc)
+    first = next(iter(errors.values()), ["Some fields are not valid."])[0]
+    return _respond(api, request, 422, first, errors)
+
+
+def _stale(api: NinjaAPI, request, exc: StaleTicket) -> HttpResponse:
+    return _respond(api, request, 409, str(exc), {"version": [f"Now {exc.ticket.version}."]})
+
+
+def _denied(api: NinjaAPI, request, exc: AccessDenied) -> HttpResponse:
+    return _respond(api, request, 403, exc.message)
+
+
+def _forbidden(api: NinjaAPI, request, exc: PermissionDenied) -> HttpResponse:
+    return _respond(api, request, 403, str(exc) or "Not allowed.")
+
+
+def _not_found(api: NinjaAPI, request, exc: Http404) -> HttpResponse:
+    return _respond(api, request, 404, str(exc) or "Not found.")
+
+
+def _too_big(api: NinjaAPI, request, exc: RequestDataTooBig) -> HttpResponse:
+    return _respond(api, request, 413, "The request body is too large.")
+
+
+def _rate_limited(api: NinjaAPI, request, exc: RateLimited) -> HttpResponse:
+    response = _respond(api, request, 429, exc.message)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _unauthenticated(api: NinjaAPI, request, exc: AuthenticationError) -> HttpResponse:
+    detail = "Authentication required: send `Authorization: Bearer <API key>`."
+    response = _respond(api, request, 401, detail)
+    response["WWW-Authenticate"] = 'Bearer realm="helpline"'
+    return response
+
+
+def _http_error(api: NinjaAPI, request, exc: HttpError) -> HttpResponse:
+    detail = str(exc)
+    if isinstance(exc.__cause__, InvalidJson):
+        detail = str(exc.__cause__)
+    response = _respond(api, request, exc.status_code, detail)
+    if exc.status_code == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="helpline"'
+    return response
+
+
+def _unexpected(api: NinjaAPI, request, exc: Exception) -> HttpResponse:
+    log.exception("Unexpected error in %s %s", request.method, request.path)
+    return _respond(api, request, 500, "Something went wrong on our side; it has been logged.")
+
+
+# Which handler answers which exception (ninja picks the closest class in the exception's MRO).
+HANDLERS = (
+    (NinjaValidationError, _invalid_input),
+    (DjangoValidationError, _invalid_action),
+    (StaleTicket, _stale),
+    (AccessDenied, _denied),
+    (PermissionDenied, _forbidden),
+    (Http404, _not_found),
+    (RequestDataTooBig, _too_big),
+    (RateLimited, _rate_limited),
+    (AuthenticationError, _unauthenticated),
+    (HttpError, _http_error),
+    (Exception, _unexpected),
+)
+
+
 def install(api: NinjaAPI) -> None:
     """Register the handlers on `api`."""
-
-    def respond(request, status: int, detail: str, errors=None) -> HttpResponse:
-        return api.create_response(request, error_body(detail, errors), status=status)
-
-    @api.exception_handler(NinjaValidationError)
-    def invalid_input(request, exc: NinjaValidationError):
-        errors: dict[str, list[str]] = {}
-        for error in exc.errors:
-            message = str(error.get("msg", "Invalid value."))
-            errors.setdefault(_location(error.get("loc", ())), []).append(message)
-        return respond(request, 422, "Some fields are not valid.", errors)
-
-    @api.exception_handler(DjangoValidationError)
-    def invalid_action(request, exc: DjangoValidationError):
-        errors = field_errors(exc)
-        first = next(iter(errors.values()), ["Some fields are not valid."])[0]
-        return respond(request, 422, first, errors)
-
-    @api.exception_handler(StaleTicket)
-    def stale(request, exc: StaleTicket):
-        return respond(request, 409, str(exc), {"version": [f"Now {exc.ticket.version}."]})
-
-    @api.exception_handler(AccessDenied)
-    def denied(request, exc: AccessDenied):
-        return respond(request, 403, exc.message)
-
-    @api.exception_handler(PermissionDenied)
-    def forbidden(request, exc: PermissionDenied):
-        return respond(request, 403, str(exc) or "Not allowed.")
-
-    @api.exception_handler(Http404)
-    def not_found(request, exc: Http404):
-        return respond(request, 404, str(exc) or "Not found.")
-
-    @api.exception_handler(RequestDataTooBig)
-    def too_big(request, exc: RequestDataTooBig):
-        return respond(request, 413, "The request body is too large.")
-
-    @api.exception_handler(RateLimited)
-    def rate_limited(request, exc: RateLimited):
-        response = respond(request, 429, exc.message)
-        response["Retry-After"] = str(exc.retry_after)
-        return response
-
-    @api.exception_handler(AuthenticationError)
-    def unauthenticated(request, exc: AuthenticationError):
-        detail = "Authentication required: send `Authorization: Bearer <API key>`."
-        response = respond(request, 401, detail)
-        response["WWW-Authenticate"] = 'Bearer realm="helpline"'
-        return response
-
-    @api.exception_handler(HttpError)
-    def http_error(request, exc: HttpError):
-        detail = str(exc)
-        if isinstance(exc.__cause__, InvalidJson):
-            detail = str(exc.__cause__)
-        response = respond(request, exc.status_code, detail)
-        if exc.status_code == 401:
-            response["WWW-Authenticate"] = 'Bearer realm="helpline"'
-        return response
-
-    @api.exception_handler(Exception)
-    def unexpected(request, exc: Exception):
-        log.exception("Unexpected error in %s %s", request.method, request.path)
-        return respond(request, 500, "Something went wrong on our side; it has been logged.")
+    for exc_class, handler in HANDLERS:
+        api.add_exception_handler(exc_class, partial(handler, api))
