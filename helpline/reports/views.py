@@ -66,16 +66,29 @@ def table_for(user, period: Period, grouping: Grouping, slug: str, now=None) -> 
 
 
 def _charts(report: queries.GroupReport, days, buckets) -> list[Chart]:
+    """The report's charts, each with a text summary and the table that has its numbers."""
     span = report.period.label
-    labels = [f.label for f in report.rows]
+    day_labels = [_day_label(d.day) for d in days]
+    sla_per_day = _sla_per_day_chart(span, days, day_labels)
+    distribution = _distribution_chart(span, buckets)
+    return [
+        Chart("sla-by-group", "SLA compliance", _sla_by_group_chart(report), "sla"),
+        Chart("volume", "Volume", _volume_chart(report, days, day_labels), "daily"),
+        Chart("backlog", "Backlog", _backlog_chart(span, days, day_labels), "daily"),
+        Chart("sla-per-day", "SLA compliance over time", sla_per_day, "daily"),
+        Chart("distribution", "Resolution times", distribution, "distribution"),
+    ]
+
+
+def _sla_by_group_chart(report: queries.GroupReport) -> SafeString:
     total = report.total
     fr, res = tables.pct(total.fr_met_pct) or "no", tables.pct(total.res_met_pct) or "no"
-    by_group = charts.hbar_chart(
-        f"SLA compliance by {report.grouping.name.lower()}, {span}",
+    return charts.hbar_chart(
+        f"SLA compliance by {report.grouping.name.lower()}, {report.period.label}",
         f"Share of first responses and resolutions within the SLA, per "
         f"{report.grouping.name.lower()}. Overall: first response {fr} %, resolution {res} %. "
         "The numbers are in the table “SLA compliance”.",
-        labels,
+        [f.label for f in report.rows],
         [
             charts.Series("First response met", [f.fr_met_pct for f in report.rows]),
             charts.Series("Resolution met", [f.res_met_pct for f in report.rows]),
@@ -83,9 +96,12 @@ def _charts(report: queries.GroupReport, days, buckets) -> list[Chart]:
         suffix="%",
         x_max=100,
     )
-    day_labels = [_day_label(d.day) for d in days]
-    volume = charts.bar_chart(
-        f"Tickets created and resolved per day, {span}",
+
+
+def _volume_chart(report: queries.GroupReport, days, day_labels: list[str]) -> SafeString:
+    total = report.total
+    return charts.bar_chart(
+        f"Tickets created and resolved per day, {report.period.label}",
         f"{total.created} created and {total.resolved} resolved in the period. "
         "The numbers are in the table “Per day”.",
         day_labels,
@@ -94,15 +110,21 @@ def _charts(report: queries.GroupReport, days, buckets) -> list[Chart]:
             charts.Series("Resolved", [d.resolved for d in days]),
         ],
     )
+
+
+def _backlog_chart(span: str, days, day_labels: list[str]) -> SafeString:
     known = [d.backlog for d in days if d.backlog is not None]
-    backlog = charts.line_chart(
+    return charts.line_chart(
         f"Backlog at the end of each day, {span}",
         f"Open and pending tickets at the end of each day: from {known[0] if known else 0} "
         f"to {known[-1] if known else 0}. The numbers are in the table “Per day”.",
         day_labels,
         [charts.Series("Backlog", [d.backlog for d in days])],
     )
-    sla = charts.line_chart(
+
+
+def _sla_per_day_chart(span: str, days, day_labels: list[str]) -> SafeString:
+    return charts.line_chart(
         f"SLA compliance per day, {span}",
         "Share of the day's first responses and resolutions within the SLA; days without any "
         "have no point. The numbers are in the table “Per day”.",
@@ -114,7 +136,10 @@ def _charts(report: queries.GroupReport, days, buckets) -> list[Chart]:
         suffix="%",
         y_max=100,
     )
-    distribution = charts.bar_chart(
+
+
+def _distribution_chart(span: str, buckets) -> SafeString:
+    return charts.bar_chart(
         f"How long resolutions took, {span}",
         "Tickets resolved in the period by time to resolution, in wall-clock and in business "
         "time. The numbers are in the table “Resolution times”.",
@@ -124,13 +149,6 @@ def _charts(report: queries.GroupReport, days, buckets) -> list[Chart]:
             charts.Series("Business time", [b.business for b in buckets]),
         ],
     )
-    return [
-        Chart("sla-by-group", "SLA compliance", by_group, "sla"),
-        Chart("volume", "Volume", volume, "daily"),
-        Chart("backlog", "Backlog", backlog, "daily"),
-        Chart("sla-per-day", "SLA compliance over time", sla, "daily"),
-        Chart("distribution", "Resolution times", distribution, "distribution"),
-    ]
 
 
 def _form_and_choice(request: HttpRequest) -> tuple[ReportForm, Period, Grouping]:
