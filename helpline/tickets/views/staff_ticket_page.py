@@ -138,6 +138,34 @@ def render_ticket_page(
     **forms,
 ) -> HttpResponse:
     """The whole ticket page; POST views pass their bound form back to show errors in place."""
+    context = _page_context(request, ticket, tab, stale, stale_in, forms)
+    return render(request, "staff/ticket.html", context, status=status)
+
+
+def _compose_tab(request: HttpRequest, can: dict, tab: str | None) -> str:
+    """The compose box open first: the one asked for if allowed, else reply, else note."""
+    if tab not in ("reply", "note"):
+        tab = request.GET.get("compose")
+    if tab not in ("reply", "note") or not can[tab]:
+        tab = "reply" if can["reply"] else "note"
+    return tab
+
+
+def _other_tickets(user, ticket: Ticket):
+    """The requester's latest other tickets the user may see (a lazy queryset)."""
+    return (
+        access.visible_tickets(user)
+        .filter(requester_id=ticket.requester_id)
+        .exclude(pk=ticket.pk)
+        .select_related("status")
+        .order_by("-created_at")[:OTHER_TICKETS_SHOWN]
+    )
+
+
+def _page_context(
+    request: HttpRequest, ticket: Ticket, tab: str | None, stale: str, stale_in: str, forms: dict
+) -> dict:
+    """The template context of the ticket page; `forms` replace the default (unbound) ones."""
     user = request.user
     now = timezone.now()
     can = access.permissions(user, ticket)
@@ -146,24 +174,15 @@ def render_ticket_page(
     # would: internal notes and agents-only field values stay hidden.
     as_agent = can[access.Access.SEE_NOTES]
     show_history = request.GET.get("history") != "0"
-    if tab not in ("reply", "note"):
-        tab = request.GET.get("compose")
-    if tab not in ("reply", "note") or not can[tab]:
-        tab = "reply" if can["reply"] else "note"
+    tab = _compose_tab(request, can, tab)
     if ticket.help_topic is not None:
         # One query for the topic's custom fields, read by the header and the fields form.
         prefetch_related_objects([ticket.help_topic], "fields")
     page_forms = default_forms(ticket, can)
     page_forms.update(forms)
-    others = (
-        access.visible_tickets(user)
-        .filter(requester_id=ticket.requester_id)
-        .exclude(pk=ticket.pk)
-        .select_related("status")
-        .order_by("-created_at")[:OTHER_TICKETS_SHOWN]
-    )
+    others = _other_tickets(user, ticket)
     colour = ticket.priority.colour if _COLOUR.match(ticket.priority.colour or "") else "#6b7280"
-    context = {
+    return {
         "ticket": ticket,
         "can": can,
         "role": role,
@@ -187,4 +206,3 @@ def render_ticket_page(
         "now_stamp": stamp(now),
         **page_forms,
     }
-    return render(request, "staff/ticket.html", context, status=status)
