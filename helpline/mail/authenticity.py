@@ -45,7 +45,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parseaddr
 
 import authres
@@ -182,45 +182,74 @@ def _property(result, ptype: str, name: str) -> str:
     return ""
 
 
+@dataclass
+class _Tally:
+    """What _judge gathers from the results before it decides."""
+
+    dmarc_domain: str = ""
+    dkim_domain: str = ""
+    unaligned: list[str] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)
+
+
 def _judge(results, from_domain: str, reporter: str) -> Authenticity:
     """Verdict from parsed A-R results: aligned dmarc=pass, else aligned dkim=pass.
 
     Any dmarc=fail vetoes; a pass for an unaligned domain counts for nothing.
     """
-    dmarc_domain = dkim_domain = ""
-    unaligned: list[str] = []
-    seen: list[str] = []
+    tally = _Tally()
     for result in results:
         method = str(getattr(result, "method", "") or "").lower()
         outcome = str(getattr(result, "result", "") or "").lower()
         if not method:
             continue
-        seen.append(f"{method}={outcome}")
+        tally.seen.append(f"{method}={outcome}")
         if method == "dmarc":
-            header_from = _identity_domain(_property(result, "header", "from"))
-            if outcome == "fail":
-                return _no(f"DMARC failed for {header_from or from_domain} ({reporter})")
-            if outcome == "pass" and header_from:
-                if aligned(header_from, from_domain):
-                    dmarc_domain = dmarc_domain or header_from
-                else:
-                    unaligned.append(f"DMARC pass for {header_from}")
+            veto = _tally_dmarc(tally, result, outcome, from_domain, reporter)
+            if veto is not None:
+                return veto
         elif method == "dkim" and outcome == "pass":
-            signer = _identity_domain(_property(result, "header", "d")) or _identity_domain(
-                _property(result, "header", "i")
-            )
-            if signer and aligned(signer, from_domain):
-                dkim_domain = dkim_domain or signer
-            elif signer:
-                unaligned.append(f"DKIM signature of {signer}")
+            _tally_dkim(tally, result, from_domain)
+    return _verdict(tally, from_domain, reporter)
+
+
+def _tally_dmarc(
+    tally: _Tally, result, outcome: str, from_domain: str, reporter: str
+) -> Authenticity | None:
+    """Notes a dmarc result; a dmarc=fail is returned as the (vetoing) verdict."""
+    header_from = _identity_domain(_property(result, "header", "from"))
+    if outcome == "fail":
+        return _no(f"DMARC failed for {header_from or from_domain} ({reporter})")
+    if outcome == "pass" and header_from:
+        if aligned(header_from, from_domain):
+            tally.dmarc_domain = tally.dmarc_domain or header_from
+        else:
+            tally.unaligned.append(f"DMARC pass for {header_from}")
+    return None
+
+
+def _tally_dkim(tally: _Tally, result, from_domain: str) -> None:
+    """Notes a dkim=pass: its signer (header.d, else header.i) aligned or not."""
+    signer = _identity_domain(_property(result, "header", "d")) or _identity_domain(
+        _property(result, "header", "i")
+    )
+    if signer and aligned(signer, from_domain):
+        tally.dkim_domain = tally.dkim_domain or signer
+    elif signer:
+        tally.unaligned.append(f"DKIM signature of {signer}")
+
+
+def _verdict(tally: _Tally, from_domain: str, reporter: str) -> Authenticity:
+    """Aligned DMARC pass, else aligned DKIM pass, else why not."""
     alignment = f"aligned with From: {from_domain}; {reporter}"
-    if dmarc_domain:
-        return _yes("dmarc", f"DMARC passed for {dmarc_domain} ({alignment})")
-    if dkim_domain:
-        return _yes("dkim", f"DKIM signature of {dkim_domain} verified ({alignment})")
-    if unaligned:
-        return _no(f"{', '.join(unaligned)} not aligned with From: {from_domain} ({reporter})")
-    summary = ", ".join(seen[:8]) or "no results"
+    if tally.dmarc_domain:
+        return _yes("dmarc", f"DMARC passed for {tally.dmarc_domain} ({alignment})")
+    if tally.dkim_domain:
+        return _yes("dkim", f"DKIM signature of {tally.dkim_domain} verified ({alignment})")
+    if tally.unaligned:
+        unaligned = ", ".join(tally.unaligned)
+        return _no(f"{unaligned} not aligned with From: {from_domain} ({reporter})")
+    summary = ", ".join(tally.seen[:8]) or "no results"
     return _no(f"No aligned DMARC or DKIM pass for From: {from_domain} ({reporter}: {summary})")
 
 
@@ -471,9 +500,20 @@ def _check_arc(raw, headers, from_domain, lookups, trusted_arc_sealers) -> Authe
         return ""
     if len(seals) > MAX_ARC_SETS:
         return "ARC chain too long"
-    if isinstance(trusted_arc_sealers, str):
-        trusted_arc_sealers = [trusted_arc_sealers]
-    trusted = {_normalize_domain(t) for t in trusted_arc_sealers or ()} - {""}
+    sealers = _arc_sealers(seals)
+    if isinstance(sealers, str):
+        return sealers
+    untrusted = _untrusted_sealers(sealers, trusted_arc_sealers)
+    if untrusted:
+        return untrusted
+    first = _first_arc_results(raw, lookups)
+    if isinstance(first, str):
+        return first
+    return _arc_verdict(first, sealers, from_domain)
+
+
+def _arc_sealers(seals: list[bytes]) -> list[str] | str:
+    """The d= domain of each ARC-Seal, or the reason one has none."""
     sealers = []
     for value in seals:
         try:
@@ -484,11 +524,23 @@ def _check_arc(raw, headers, from_domain, lookups, trusted_arc_sealers) -> Authe
         if not sealer:
             return "an ARC-Seal has no valid d= domain"
         sealers.append(sealer)
+    return sealers
+
+
+def _untrusted_sealers(sealers: list[str], trusted_arc_sealers) -> str:
+    """The reason to ignore the chain when a sealer is not a trusted forwarder, else ""."""
+    if isinstance(trusted_arc_sealers, str):
+        trusted_arc_sealers = [trusted_arc_sealers]
+    trusted = {_normalize_domain(t) for t in trusted_arc_sealers or ()} - {""}
     untrusted = [s for s in sealers if not _trusted_sealer(s, trusted)]
     if untrusted:
         names = _clip(", ".join(sorted(set(untrusted))))
         return f"ARC chain sealed by {names}, not a trusted forwarder"
+    return ""
 
+
+def _first_arc_results(raw, lookups) -> dict | str:
+    """The first ARC set's results once the whole chain validates, else the reason."""
     try:
         cv, results, reason = dkim.arc_verify(
             raw, logger=_dkim_logger, dnsfunc=lookups, minkey=1024
@@ -504,12 +556,17 @@ def _check_arc(raw, headers, from_domain, lookups, trusted_arc_sealers) -> Authe
     first = [r for r in results if r.get("instance") == 1]
     if len(first) != 1 or not isinstance(first[0].get("aar-value"), bytes):
         return "ARC chain has no first ARC-Authentication-Results"
-    aar = first[0]["aar-value"].decode("utf-8", "replace")
+    return first[0]
+
+
+def _arc_verdict(first: dict, sealers: list[str], from_domain: str) -> Authenticity | str:
+    """Judge the first ARC-Authentication-Results, as the first trusted forwarder recorded it."""
+    aar = first["aar-value"].decode("utf-8", "replace")
     aar = re.sub(r"^\s*i\s*=\s*1\s*;", "", _unfold(aar), flags=re.IGNORECASE).strip()
     parsed = _parse_authentication_results(aar)
     if parsed is None:
         return "the first ARC-Authentication-Results is malformed"
-    sealer = _clip(_normalize_domain(first[0].get("as-domain", b"")) or sealers[-1])
+    sealer = _clip(_normalize_domain(first.get("as-domain", b"")) or sealers[-1])
     verdict = _judge(parsed.results, from_domain, f"recorded by ARC sealer {sealer}")
     if not verdict.verified:
         return f"ARC chain validated, but {verdict.detail}"
