@@ -144,41 +144,62 @@ def aggregate(
     """
     aggregates = [f"SUM(src.{c}) AS {c}" for c in sums] + [f"COUNT(src.{c}) AS {c}" for c in counts]
     if is_postgres():
-        # Two passes over the rows computed once (a materialized CTE): the sums hash-aggregate,
-        # the percentiles sort only the group and the durations.
-        # One sort per column for all fractions (an array of percentiles).
-        wanted = ", ".join(repr(f) for f in fractions)
-        percentile_columns = [
-            f"percentile_cont(ARRAY[{wanted}]::float8[]) WITHIN GROUP (ORDER BY src.{v}) "
-            f"AS {v}_pcts"
-            for v in values
-        ]
-        names = [*sums, *counts]
-        pct_names = [f"{v}_pcts" for v in values]
-        keys = "GROUPING(src.grp) AS tot, src.grp AS g"
-        sets = "GROUP BY GROUPING SETS ((src.grp), ())"
-        sql = (
-            f"WITH src AS MATERIALIZED ({source.sql}) "
-            f"SELECT 0 AS part, {keys}, {', '.join(aggregates)}"
-            + "".join(f", NULL::float8[] AS {n}" for n in pct_names)
-            + f" FROM src {sets}"
-        )
-        if values:
-            sql += (
-                f" UNION ALL SELECT 1, {keys}"
-                + "".join(f", NULL AS {n}" for n in names)
-                + f", {', '.join(percentile_columns)} FROM src {sets}"
-            )
+        sql = _postgres_aggregate_sql(source, aggregates, [*sums, *counts], values, fractions)
         with tuned():
-            rows: dict = {}
-            for r in fetch(Fragment(sql, list(source.params))):
-                merged = rows.setdefault((r["tot"], r["g"]), {})
-                merged.update({k: v for k, v in r.items() if v is not None or k not in merged})
-            for merged in rows.values():
-                for v in values:
-                    found = merged.pop(f"{v}_pcts", None) or [None] * len(fractions)
-                    merged.update({f"{v}_p{i}": x for i, x in enumerate(found)})
-            return list(rows.values())
+            return _merge_parts(fetch(Fragment(sql, list(source.params))), values, fractions)
+    return _portable_aggregate(source, aggregates, values, fractions)
+
+
+def _postgres_aggregate_sql(
+    source: Fragment,
+    aggregates: list[str],
+    names: list[str],
+    values: Sequence[str],
+    fractions: Sequence[float],
+) -> str:
+    """Two passes over the rows computed once (a materialized CTE): the sums hash-aggregate
+    (part 0), the percentiles sort only the group and the durations (part 1)."""
+    # One sort per column for all fractions (an array of percentiles).
+    wanted = ", ".join(repr(f) for f in fractions)
+    percentile_columns = [
+        f"percentile_cont(ARRAY[{wanted}]::float8[]) WITHIN GROUP (ORDER BY src.{v}) AS {v}_pcts"
+        for v in values
+    ]
+    pct_names = [f"{v}_pcts" for v in values]
+    keys = "GROUPING(src.grp) AS tot, src.grp AS g"
+    sets = "GROUP BY GROUPING SETS ((src.grp), ())"
+    sql = (
+        f"WITH src AS MATERIALIZED ({source.sql}) "
+        f"SELECT 0 AS part, {keys}, {', '.join(aggregates)}"
+        + "".join(f", NULL::float8[] AS {n}" for n in pct_names)
+        + f" FROM src {sets}"
+    )
+    if values:
+        sql += (
+            f" UNION ALL SELECT 1, {keys}"
+            + "".join(f", NULL AS {n}" for n in names)
+            + f", {', '.join(percentile_columns)} FROM src {sets}"
+        )
+    return sql
+
+
+def _merge_parts(fetched, values: Sequence[str], fractions: Sequence[float]) -> list[dict]:
+    """One row per (tot, g) from the two parts, the percentile arrays spread into `<v>_p<i>`."""
+    rows: dict = {}
+    for r in fetched:
+        merged = rows.setdefault((r["tot"], r["g"]), {})
+        merged.update({k: v for k, v in r.items() if v is not None or k not in merged})
+    for merged in rows.values():
+        for v in values:
+            found = merged.pop(f"{v}_pcts", None) or [None] * len(fractions)
+            merged.update({f"{v}_p{i}": x for i, x in enumerate(found)})
+    return list(rows.values())
+
+
+def _portable_aggregate(
+    source: Fragment, aggregates: list[str], values: Sequence[str], fractions: Sequence[float]
+) -> list[dict]:
+    """SQLite: every row twice (its group and the total), then plain GROUP BY and percentiles()."""
     doubled = Fragment(
         f"SELECT x.tot AS tot, CASE WHEN x.tot = 1 THEN NULL ELSE s.grp END AS g, s.* "
         f"FROM ({source.sql}) s CROSS JOIN {_TOTALS} x",
