@@ -9,9 +9,10 @@ automation call these; none of them writes ticket fields itself.
 
 - intake.py        open_ticket, as named steps (validate, rules, defaults, insert, assign, notify)
 - conversation.py  reply, add_note, add_message
-- routing.py       route (all of these at once, all or nothing), assign, release, transfer,
-                   set_priority, set_sla_plan, set_help_topic, set_due_time; could_work (who may
-                   be assigned in a department) and fill_routing (topic and help desk defaults)
+- routing.py       assign, release, transfer, set_priority, set_sla_plan, set_help_topic,
+                   set_due_time; could_work (who may be assigned in a department)
+- route.py         route (all of these at once, all or nothing) and fill_routing (the defaults
+                   of a help topic, a department and the help desk)
 - lifecycle.py     set_status, reopen, mark_overdue, close_after_waiting, record_bounce
 - structure.py     set_subject, set_fields, add/remove_collaborator, merge, delete_ticket
 - _core.py         the shared steps: lock, check, event, save, `_Change` (the setters' shell),
@@ -41,14 +42,13 @@ from helpline.tickets.actions.lifecycle import (
     reopen,
     set_status,
 )
+from helpline.tickets.actions.route import RouteChanges, route
 from helpline.tickets.actions.routing import (
-    RouteChanges,
     _assign,
     assign,
     assignable_agents,
     could_work,
     release,
-    route,
     set_due_time,
     set_help_topic,
     set_priority,

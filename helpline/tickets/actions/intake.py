@@ -25,7 +25,8 @@ from helpline.tickets.actions._core import (
     _validate_message,
     _validate_text,
 )
-from helpline.tickets.actions.routing import Routing, _assign, fill_routing
+from helpline.tickets.actions.route import Routing, fill_routing
+from helpline.tickets.actions.routing import _assign
 from helpline.tickets.deadlines import compute_due_times
 from helpline.tickets.models import (
     Collaborator,
@@ -180,7 +181,7 @@ def _apply_rules(r: _Request, subject: str) -> hooks.Intake:
 
 def resolve_routing(intake: hooks.Intake, config: HelpdeskConfig) -> Routing:
     """Fill what the request leaves open: from its help topic, then from the department's and the
-    help desk's defaults (`routing.fill_routing`, which `route` uses for a new help topic too).
+    help desk's defaults (`route.fill_routing`, which `route` uses for a new help topic too).
     Department and priority stay None when nothing provides them."""
     asked = Routing(
         intake.department, intake.priority, intake.sla_plan, intake.assignee, intake.team
