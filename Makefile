@@ -2,12 +2,14 @@
 #
 #   make run          dev server + one task worker + the scheduler (SQLite in var/, DEBUG=1)
 #   make test         what CI runs: test deps, ruff check, pytest on SQLite, pytest on PostgreSQL
-#   make test-sqlite  pytest on SQLite only
-#   make test-pg      pytest on a throwaway PostgreSQL 15 cluster only
+#                     (browser and IMAP tests on SQLite only), then the time each phase took
+#   make test-sqlite  pytest on SQLite only (everything)
+#   make test-pg      pytest on a throwaway PostgreSQL 15 cluster only (as make test's PG pass)
 #   make lint         ruff check + ruff format --check
 #   make clean        remove var/ and test artefacts (keeps .venv)
 #
 # Extra pytest arguments: make test-sqlite PYTEST_ARGS='-k sla -x'
+# pytest-xdist workers: make test PYTEST_WORKERS=0 runs in one process (e.g. with -x or --pdb).
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -19,6 +21,12 @@ MAKEFLAGS += --no-builtin-rules
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# pytest-xdist: one worker per core ("auto"); 0 runs the tests in one process.
+PYTEST_WORKERS ?= auto
+# What the PostgreSQL pass leaves out: it proves the models, queries and actions on PostgreSQL;
+# Chromium and the private Dovecot test the browser and IMAP, which do not depend on the database,
+# so they run once, on SQLite. postgres_only tests are never marked `imap` (tests/conftest.py).
+PG_DESELECT := not browser and not imap
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -87,19 +95,55 @@ test-deps:
 	$$apt install -y -q $(APT_TEST_PACKAGES)
 	[ -x /usr/bin/chromium ] && [ -x /usr/sbin/dovecot ]
 
+# pytest with the xdist workers asked for. Exit 5 (no test ran: a PYTEST_ARGS that selects
+# nothing, a broken collection) is a failure, said out loud, never a quiet success.
+define PYTEST
+run_pytest() {
+    local rc=0
+    "$$@" || rc=$$?
+    if [ "$$rc" -eq 5 ]; then
+        echo "pytest ran no test (exit 5): failing, nothing was checked" >&2
+    fi
+    return "$$rc"
+}
+workers=()
+# loadgroup: tests that share a module- or package-wide world stay on one worker (conftest.py).
+if [ "$(PYTEST_WORKERS)" != 0 ]; then workers=(-n "$(PYTEST_WORKERS)" --dist loadgroup); fi
+endef
+
 test: $(STAMP) test-deps
-	@echo "== ruff check"
+	@$(PYTEST)
+	# Whatever happens, say how long each phase took and the whole run (the exit code stays).
+	done_phases="" phase="" phase_start=$$SECONDS
+	phase() {
+	    if [ -n "$$phase" ]; then done_phases+="$$phase $$((SECONDS - phase_start))s, "; fi
+	    phase=$$1 phase_start=$$SECONDS
+	    if [ -n "$$phase" ]; then echo "== $$2"; fi
+	}
+	report() {
+	    local rc=$$? verdict=passed
+	    if [ "$$rc" -ne 0 ]; then
+	        verdict="FAILED (exit $$rc)"
+	        [ -z "$$phase" ] || done_phases+="$$phase failed after $$((SECONDS - phase_start))s, "
+	    fi
+	    echo "== make test $$verdict in $$((SECONDS / 60))m $$((SECONDS % 60))s: $${done_phases%, }"
+	}
+	trap report EXIT
+	phase ruff "ruff check"
 	$(BIN)/ruff check .
-	echo "== pytest on SQLite"
-	env -u DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS)
-	echo "== pytest on PostgreSQL 15 (throwaway cluster)"
-	bash scripts/pg-throwaway.sh $(PY) -m pytest $(PYTEST_ARGS)
+	phase SQLite "pytest on SQLite (everything)"
+	run_pytest env -u DATABASE_URL $(PY) -m pytest "$${workers[@]}" $(PYTEST_ARGS)
+	phase PostgreSQL "pytest on PostgreSQL 15, throwaway cluster (browser and IMAP tests ran on SQLite)"
+	run_pytest bash scripts/pg-throwaway.sh $(PY) -m pytest "$${workers[@]}" -m "$(PG_DESELECT)" $(PYTEST_ARGS)
+	phase ""
 
 test-sqlite: $(STAMP) test-deps
-	@env -u DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS)
+	@$(PYTEST)
+	run_pytest env -u DATABASE_URL $(PY) -m pytest "$${workers[@]}" $(PYTEST_ARGS)
 
 test-pg: $(STAMP) test-deps
-	@bash scripts/pg-throwaway.sh $(PY) -m pytest $(PYTEST_ARGS)
+	@$(PYTEST)
+	run_pytest bash scripts/pg-throwaway.sh $(PY) -m pytest "$${workers[@]}" -m "$(PG_DESELECT)" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .

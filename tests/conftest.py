@@ -11,6 +11,58 @@ from helpline.sla.models import SLAPlan
 from helpline.tickets import actions
 from helpline.tickets.models import HelpTopic, Priority, Status
 
+# Fixtures that start a real Dovecot (tests/mail/conftest.py) and those of pytest-playwright.
+IMAP_FIXTURES = frozenset({"imap_server", "dovecot"})
+BROWSER_FIXTURES = frozenset({"page", "context", "browser", "new_context"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark tests by what they start, so that a run can leave them out (`make test` runs them
+    on SQLite only): `imap` for a test that uses the private Dovecot, `browser` for one that
+    drives Chromium (most say so themselves; this catches one that forgets). A `postgres_only`
+    test is never marked `imap`: it has no other database to run on.
+
+    Under pytest-xdist (`--dist loadgroup`), tests that share a module- or package-wide world
+    (the security matrix, the hostile desk, the spoofing matrix …) go to one worker together,
+    so that the world is built once, not once per worker."""
+    grouping = config.pluginmanager.hasplugin("xdist")
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        names -= set(callspec.params) if callspec else set()  # parameters, not fixtures
+        if names & IMAP_FIXTURES and not item.get_closest_marker("postgres_only"):
+            item.add_marker(pytest.mark.imap)
+        if _uses_playwright(item, names) and not item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.browser)
+        group = _shared_world(item, names) if grouping else None
+        if group and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _shared_world(item, names: set) -> str | None:
+    """The package or module whose own wide fixture the test uses (a package's wins)."""
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    scopes = set()
+    for name in names:
+        for definition in definitions.get(name, ()):
+            if definition.scope in ("module", "package") and definition.baseid:
+                scopes.add(definition.scope)
+    if "package" in scopes:
+        return str(item.path.parent.relative_to(item.config.rootpath))
+    if "module" in scopes:
+        return str(item.path.relative_to(item.config.rootpath))
+    return None
+
+
+def _uses_playwright(item, names: set) -> bool:
+    """Does the test use pytest-playwright's own page, context or browser fixture?"""
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    return any(
+        definitions.get(name)
+        and definitions[name][-1].func.__module__.startswith("pytest_playwright")
+        for name in names & BROWSER_FIXTURES
+    )
+
 
 @pytest.fixture(autouse=True)
 def _fast_and_local(settings, tmp_path):

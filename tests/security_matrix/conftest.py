@@ -13,7 +13,8 @@ and the outer transaction is rolled back when the package is done, so nothing le
 
 import re
 import secrets
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -171,6 +172,54 @@ SITUATIONS = [
 def situation_id(cell: tuple) -> str:
     """A cell's test id: its parts joined by dashes (persona-situation-ticket-endpoint)."""
     return "-".join(str(part) for part in cell)
+
+
+def wiring_cells(endpoints: list, outcome: Callable, candidates: list = SITUATIONS) -> list[tuple]:
+    """The cells that prove each endpoint's wiring: one per outcome the rule table gives it.
+
+    The full role × action matrix is proven at the action layer (tests/test_access_matrix.py);
+    an endpoint only has to show that it asks the rules and answers as they say. So of all the
+    candidate cells (by default the situations), keep, per endpoint, one for each distinct
+    `outcome(cell, endpoint)` — at least allowed, refused (sees the ticket but may not) and
+    invisible (answers like a ticket that does not exist), and signed out where that differs.
+    Which candidate stands for an outcome is spread by the endpoint's name (crc32, stable across
+    runs and machines), so that the endpoints together visit many personas and situations.
+    Each cell is the candidate with the endpoint's name appended."""
+    cells = []
+    for endpoint in endpoints:
+        by_outcome: dict = {}
+        for candidate in candidates:
+            by_outcome.setdefault(outcome(candidate, endpoint), []).append(candidate)
+        for label, same in by_outcome.items():
+            pick = zlib.crc32(f"{endpoint.name}/{label}".encode()) % len(same)
+            cells.append((*same[pick], endpoint.name))
+    return cells
+
+
+def wiring_outcome(expect: Callable) -> Callable:
+    """The outcome that tells a ticket endpoint's cells apart: what the rules say it answers
+    (`expect(persona, ticket key, endpoint)`), and whether the persona sees and works the ticket
+    (a refusal of a ticket one sees is another path than of one one does not; an agent who only
+    asked for a ticket, or is its requester, does not work it)."""
+
+    def outcome(situation: tuple, endpoint) -> tuple:
+        persona, _, key = situation
+        rel = relation(persona, key)
+        return expect(persona, key, endpoint), rel.visible, rel.works
+
+    return outcome
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An endpoint with nothing to configure but its name."""
+
+    name: str
+
+
+def outcomes_of(endpoint, outcome: Callable, candidates: list = SITUATIONS) -> set:
+    """Every outcome the rule table gives an endpoint over the candidates."""
+    return {outcome(candidate, endpoint) for candidate in candidates}
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
-"""Channel 3: the REST API with Bearer keys, cell by cell.
+"""Channel 3: the REST API with Bearer keys, each endpoint's wiring.
 
-tests/api/test_permission_matrix_api.py replays roles × writes in one department; this module
-takes every persona's key (and no key) to every situation: other departments, restricted ones,
-assigned to me or my team, requesters' own, others' and collaborators' tickets. Refusals are 401
-without a key, 404 for a ticket the key's user cannot see (the same JSON as for a number nobody
-has), 403 for one they see but may not change — and nothing changes.
+tests/api/test_permission_matrix_api.py replays roles × writes in one department, and the full
+role × action matrix is proven at the action layer (tests/test_access_matrix.py). Here every
+endpoint gets one cell per outcome the rule table gives it (`wiring_cells`): allowed, refused,
+invisible, no key — each cell a persona's key (or none) in one of the situations. Refusals are
+401 without a key, 404 for a ticket the key's user cannot see (the same JSON as for a number
+nobody has), 403 for one they see but may not change — and nothing changes.
 """
 
 import json
@@ -20,9 +21,9 @@ from tests.security_matrix.conftest import (
     NEW_CC,
     PERSONAS,
     ROLE_PERMISSIONS,
-    SITUATIONS,
     SUPPORT,
     SYSADMINS,
+    Endpoint,
     World,
     assert_reveals_nothing,
     merge_target,
@@ -33,6 +34,8 @@ from tests.security_matrix.conftest import (
     snapshot,
     subject_of,
     text_of,
+    wiring_cells,
+    wiring_outcome,
 )
 
 pytestmark = pytest.mark.django_db
@@ -215,7 +218,6 @@ API_CALLS = [
     ),
 ]
 CALLS_BY_NAME = {c.name: c for c in API_CALLS}
-API_CELLS = [(*s, c.name) for s in SITUATIONS for c in API_CALLS]
 
 
 def api_expectation(persona: str, key: str, call: ApiCall) -> str | int:
@@ -237,6 +239,10 @@ def api_expectation(persona: str, key: str, call: ApiCall) -> str | int:
     if call.name == "merge" and not relation(persona, merge_target(persona)).allows("merge"):
         return 403
     return OK
+
+
+api_outcome = wiring_outcome(api_expectation)
+API_CELLS = wiring_cells(API_CALLS, api_outcome)
 
 
 def _check_read(world: World, persona: str, key: str, call: ApiCall, response) -> None:
@@ -290,10 +296,16 @@ def test_api_call(world, cell):
     assert (other.status_code, other.json()) == (response.status_code, response.json())
 
 
-@pytest.mark.parametrize("cell", SITUATIONS, ids=situation_id)
+def list_outcome(situation: tuple, endpoint: Endpoint) -> tuple:
+    persona, _, key = situation
+    rel = relation(persona, key)
+    return PERSONAS[persona].kind, rel.visible, rel.works
+
+
+@pytest.mark.parametrize("cell", wiring_cells([Endpoint("list")], list_outcome), ids=situation_id)
 def test_api_list(world, cell):
     """Listing with the ticket's number as the query finds it iff the key's user sees it."""
-    persona, _, key = cell
+    persona, _, key, _ = cell
     number = world.numbers[key]
     response = call_api(world, persona, "get", f"/tickets?q={number}")
     if PERSONAS[persona].kind == "anonymous":
@@ -307,7 +319,7 @@ def test_api_list(world, cell):
 # ---------------------------------------------------------------------------------------------
 # Opening a ticket through the API on someone's behalf
 
-OPEN_CELLS = [
+OPEN_CASES = [
     (persona, department, assigned)
     for persona in PERSONAS
     for department in (SUPPORT, BANKING, SYSADMINS)
@@ -330,9 +342,19 @@ def open_expectation(persona: str, department: str, assigned: bool) -> str | int
     return OK
 
 
+def open_outcome(case: tuple, endpoint: Endpoint) -> tuple:
+    """The answer, who asks (agent, admin, requester, nobody) and why a refusal refuses."""
+    persona, department, assigned = case
+    role = PERSONAS[persona].roles.get(department)
+    return open_expectation(*case), PERSONAS[persona].kind, role is None, assigned
+
+
+OPEN_CELLS = wiring_cells([Endpoint("open")], open_outcome, OPEN_CASES)
+
+
 @pytest.mark.parametrize("cell", OPEN_CELLS, ids=situation_id)
 def test_api_open_on_behalf(world, cell):
-    persona, department, assigned = cell
+    persona, department, assigned, _ = cell
     expected = open_expectation(persona, department, assigned)
     body = {
         "subject": API_SUBJECT,
@@ -372,34 +394,56 @@ def test_api_merge_into_a_ticket_i_cannot_see(world, persona):
 # ---------------------------------------------------------------------------------------------
 # The directory: who may read people and configuration
 
+
+@dataclass(frozen=True)
+class DirectoryCall:
+    """A call about no ticket; `who` may make it: keys (any key), agents, admin."""
+
+    name: str
+    method: str
+    path: str
+    body: dict | None
+    who: str
+
+
 DIRECTORY = [
-    # name, method, path, body, who may: keys (any key), agents, admin
-    ("me", "get", "/me", None, "keys"),
-    ("help_topics", "get", "/help-topics", None, "keys"),
-    ("statuses", "get", "/statuses", None, "keys"),
-    ("users_lookup", "get", "/users?email=ken@example.com", None, "agents"),
-    ("users_create", "post", "/users", {"email": "dir.new@example.org"}, "agents"),
-    ("agents", "get", "/agents", None, "agents"),
-    ("sla_plans", "get", "/sla-plans", None, "agents"),
-    ("webhooks", "get", "/webhooks", None, "admin"),
+    DirectoryCall("me", "get", "/me", None, "keys"),
+    DirectoryCall("help_topics", "get", "/help-topics", None, "keys"),
+    DirectoryCall("statuses", "get", "/statuses", None, "keys"),
+    DirectoryCall("users_lookup", "get", "/users?email=ken@example.com", None, "agents"),
+    DirectoryCall("users_create", "post", "/users", {"email": "dir.new@example.org"}, "agents"),
+    DirectoryCall("agents", "get", "/agents", None, "agents"),
+    DirectoryCall("sla_plans", "get", "/sla-plans", None, "agents"),
+    DirectoryCall("webhooks", "get", "/webhooks", None, "admin"),
 ]
-DIRECTORY_CELLS = [(p, d[0]) for p in PERSONAS for d in DIRECTORY]
-DIRECTORY_BY_NAME = {d[0]: d for d in DIRECTORY}
+DIRECTORY_BY_NAME = {d.name: d for d in DIRECTORY}
+
+
+def directory_expectation(persona: str, call: DirectoryCall) -> int:
+    kind = PERSONAS[persona].kind
+    if kind == "anonymous":
+        return 401
+    if call.who == "keys" or (call.who == "agents" and kind != "requester") or kind == "admin":
+        return 201 if call.method == "post" else 200
+    return 403
+
+
+def directory_outcome(persona: tuple, call: DirectoryCall) -> tuple:
+    """The answer, and who asks (agent, admin, requester, nobody)."""
+    return directory_expectation(persona[0], call), PERSONAS[persona[0]].kind
+
+
+DIRECTORY_CELLS = wiring_cells(DIRECTORY, directory_outcome, [(p,) for p in PERSONAS])
 
 
 @pytest.mark.parametrize("cell", DIRECTORY_CELLS, ids=situation_id)
 def test_api_directory(world, cell):
     persona, name = cell
-    _, method, path, body, who = DIRECTORY_BY_NAME[name]
-    kind = PERSONAS[persona].kind
+    call = DIRECTORY_BY_NAME[name]
+    method, path, body = call.method, call.path, call.body
     before = snapshot(world)
     response = call_api(world, persona, method, path, body)
-    if kind == "anonymous":
-        expected = 401
-    elif who == "keys" or (who == "agents" and kind != "requester") or kind == "admin":
-        expected = 201 if method == "post" else 200
-    else:
-        expected = 403
+    expected = directory_expectation(persona, call)
     assert response.status_code == expected, response.content[:500]
     if expected >= 400:
         assert snapshot(world) == before

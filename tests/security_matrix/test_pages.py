@@ -1,11 +1,13 @@
-"""Channel 2: pages and htmx endpoints that read a ticket, cell by cell.
+"""Channel 2: pages and htmx endpoints that read a ticket, each one's wiring.
 
-Every persona × situation × page: the ticket page, the queue results htmx partial, quick search,
-the canned-response picker and its rendered text, the attachment download (files of a message,
-a reply and an internal note), the portal's ticket page and list. Shown: the subject is there,
-internal notes and history only for those who work the ticket. Not shown: 404 (or the sign-in
-page), the same bytes as for a number or id that does not exist, and nothing of the ticket.
-A read never changes anything.
+The pages: the ticket page, the queue results htmx partial, quick search, the canned-response
+picker and its rendered text, the attachment download (files of a message, a reply and an
+internal note), the portal's ticket page and list. Each page gets one cell per outcome the rule
+table gives it (`wiring_cells`: shown, shown without what only its agents see, refused, invisible,
+signed out); the role × action matrix itself is proven at the action layer. Shown: the subject is
+there, internal notes and history only for those who work the ticket. Not shown: 404 (or the
+sign-in page), the same bytes as for a number or id that does not exist, and nothing of the
+ticket. A read never changes anything.
 """
 
 from collections.abc import Callable
@@ -16,7 +18,6 @@ import pytest
 from tests.security_matrix.conftest import (
     CANNED_TITLE,
     PERSONAS,
-    SITUATIONS,
     World,
     assert_reveals_nothing,
     assert_sign_in,
@@ -30,13 +31,15 @@ from tests.security_matrix.conftest import (
     snapshot,
     subject_of,
     text_of,
+    wiring_cells,
 )
 
 pytestmark = pytest.mark.django_db
 
-SHOWN, HIDDEN, NOT_FOUND, LOGIN, PORTAL_LOGIN, PANEL, OPENS = (
+SHOWN, HIDDEN, FORBIDDEN, NOT_FOUND, LOGIN, PORTAL_LOGIN, PANEL, OPENS = (
     "shown",
     "hidden",
+    "403",
     "404",
     "login",
     "portal-login",
@@ -63,6 +66,17 @@ def _agent_page(persona: str, key: str) -> str:
     if not PERSONAS[persona].is_agent:
         return LOGIN
     return SHOWN if relation(persona, key).visible else NOT_FOUND
+
+
+def _canned(persona: str, key: str) -> str:
+    """Canned responses are for replying: seeing the ticket is not enough (403 without the reply
+    permission on it, 404 for a ticket one does not see)."""
+    if not PERSONAS[persona].is_agent:
+        return LOGIN
+    rel = relation(persona, key)
+    if not rel.visible:
+        return NOT_FOUND
+    return SHOWN if rel.allows("reply") else FORBIDDEN
 
 
 def _listing(persona: str, key: str) -> str:
@@ -107,11 +121,11 @@ PAGES = [
     Page("search", lambda w, k, n: f"/staff/search/?q={n}", _search),
     # Full-text search by a word of the subject (the search index, not the number).
     Page("search_subject", lambda w, k, word: f"/staff/search/?q={word}", _listing, ghost="word"),
-    Page("canned_pick", lambda w, k, n: f"/staff/canned/pick/?ticket={n}&q=", _agent_page),
+    Page("canned_pick", lambda w, k, n: f"/staff/canned/pick/?ticket={n}&q=", _canned),
     Page(
         "canned_text",
         lambda w, k, n: f"/staff/canned/{w.ids['canned']}/text/?ticket={n}",
-        _agent_page,
+        _canned,
     ),
     Page("message_file", None, _public_file, ghost="message"),
     Page("reply_file", None, _public_file, ghost="reply"),
@@ -120,7 +134,17 @@ PAGES = [
     Page("portal_list", lambda w, k, n: "/tickets/?tab=open", _portal_list),
 ]
 PAGES_BY_NAME = {p.name: p for p in PAGES}
-PAGE_CELLS = [(*s, p.name) for s in SITUATIONS for p in PAGES]
+
+
+def page_outcome(situation: tuple, page: Page) -> tuple:
+    """What the rules say the page answers, and whether the persona sees and works the ticket
+    (a shown page differs for those who work it; a 404 for a ticket one sees is another path)."""
+    persona, _, key = situation
+    rel = relation(persona, key)
+    return page.expect(persona, key), rel.visible, rel.works
+
+
+PAGE_CELLS = wiring_cells(PAGES, page_outcome)
 
 
 def _url(page: Page, world: World, key: str, ghost: bool = False) -> tuple[str, str]:
@@ -185,6 +209,9 @@ def test_page(world, cell):
         assert_sign_in(response)
     elif expected == PORTAL_LOGIN:
         assert_sign_in(response, panel=False)
+    elif expected == FORBIDDEN:
+        assert response.status_code == 403 and CANNED_TITLE not in text_of(response)
+        return  # a ticket one sees: nothing to compare with a missing one
     elif expected == NOT_FOUND:
         assert response.status_code == 404
     else:

@@ -1,8 +1,10 @@
-"""Channel 1: the web forms of the agent panel and of the client portal, cell by cell.
+"""Channel 1: the web forms of the agent panel and of the client portal, each one's wiring.
 
-Every persona × situation × form. Allowed: a redirect and the change in the database. Refused:
-403 for a ticket the persona sees, 404 for one they do not (the same page, byte for byte, as for
-a number that does not exist), the staff sign-in for anyone who is not an agent — and nothing
+Each form gets one cell per outcome the rule table gives it (`wiring_cells`): allowed, refused,
+invisible, signed out — the role × action matrix itself is proven at the action layer
+(tests/test_access_matrix.py). Allowed: a redirect and the change in the database. Refused: 403
+for a ticket the persona sees, 404 for one they do not (the same page, byte for byte, as for a
+number that does not exist), the staff sign-in for anyone who is not an agent — and nothing
 changed: not the ticket, its thread, events, collaborators, notifications, attachments, users.
 """
 
@@ -15,15 +17,15 @@ import pytest
 from django.contrib.messages import get_messages
 
 from helpline.accounts.models import User
-from helpline.tickets.models import Collaborator, EntryKind, State, Ticket
+from helpline.tickets.models import Collaborator, EntryKind, HelpTopic, State, Ticket
 from tests.security_matrix.conftest import (
     BANKING,
     NEW_CC,
     PERSONAS,
     ROLE_PERMISSIONS,
-    SITUATIONS,
     SUPPORT,
     SYSADMINS,
+    Endpoint,
     World,
     assert_reveals_nothing,
     assert_sign_in,
@@ -32,6 +34,8 @@ from tests.security_matrix.conftest import (
     relation,
     situation_id,
     snapshot,
+    wiring_cells,
+    wiring_outcome,
 )
 
 pytestmark = pytest.mark.django_db
@@ -56,6 +60,14 @@ class StaffForm:
     needs: tuple
     data: Callable[[World, Ticket, str], dict]
     effect: Callable[[World, Ticket, Ticket | None, str], bool]  # world, before, after, persona
+    prepare: Callable[[World, str], None] | None = None  # world, ticket key: before anything
+
+
+def _hardware_topic(world: World, key: str) -> None:
+    """Give the ticket the demo's Hardware topic, whose custom fields the fields form saves."""
+    Ticket.objects.filter(pk=world.pks[key]).update(
+        help_topic=HelpTopic.objects.get(name="Hardware")
+    )
 
 
 def _entry_added(kind: str, body: str) -> Callable:
@@ -134,6 +146,14 @@ STAFF_FORMS = [
         lambda w, old, t, p: t.due_at_manual and t.due_at == DUE_AT,
     ),
     StaffForm(
+        "fields",
+        "fields",
+        ("edit",),
+        lambda w, t, p: {"version": t.version, "cf_asset_tag": "HL-0043", "cf_device": "Laptop"},
+        lambda w, old, t, p: t.custom_fields.get("asset_tag") == "HL-0043",
+        _hardware_topic,
+    ),
+    StaffForm(
         "delete",
         "delete",
         ("delete",),
@@ -164,7 +184,7 @@ def staff_expectation(persona: str, key: str, form: StaffForm) -> str:
     return ALLOWED
 
 
-STAFF_CELLS = [(*s, f.name) for s in SITUATIONS for f in STAFF_FORMS]
+STAFF_CELLS = wiring_cells(STAFF_FORMS, wiring_outcome(staff_expectation))
 FORMS_BY_NAME = {f.name: f for f in STAFF_FORMS}
 
 
@@ -173,6 +193,8 @@ def test_agent_panel_form(world, cell):
     persona, _, key, name = cell
     form = FORMS_BY_NAME[name]
     expected = staff_expectation(persona, key, form)
+    if form.prepare:
+        form.prepare(world, key)
     ticket = world.ticket(key)
     client = world.client(persona)
     before = None if expected == ALLOWED else snapshot(world)
@@ -230,7 +252,19 @@ BULK_CHANGES = [
     ),
 ]
 BULK_BY_NAME = {b.name: b for b in BULK_CHANGES}
-BULK_CELLS = [(*s, b.name) for s in SITUATIONS for b in BULK_CHANGES]
+
+
+def bulk_expectation(persona: str, key: str, change: BulkChange) -> str:
+    """From the rule table: what the bulk form says about the ticket."""
+    if not PERSONAS[persona].is_agent:
+        return LOGIN
+    rel = relation(persona, key)
+    if not rel.visible:
+        return NOT_FOUND
+    return ALLOWED if rel.allows(*change.needs) else FORBIDDEN
+
+
+BULK_CELLS = wiring_cells(BULK_CHANGES, wiring_outcome(bulk_expectation))
 
 
 def _summary(response) -> list[str]:
@@ -274,7 +308,10 @@ def test_bulk_change(world, cell):
 # The portal's reply form: requester side ("message")
 
 
-def portal_expectation(persona: str, key: str) -> str:
+PORTAL_REPLY = Endpoint("portal_reply")
+
+
+def portal_expectation(persona: str, key: str, endpoint: Endpoint = PORTAL_REPLY) -> str:
     rel = relation(persona, key)
     if PERSONAS[persona].kind == "anonymous":
         return LOGIN
@@ -285,9 +322,11 @@ def portal_expectation(persona: str, key: str) -> str:
     return NOT_FOUND
 
 
-@pytest.mark.parametrize("cell", SITUATIONS, ids=situation_id)
+@pytest.mark.parametrize(
+    "cell", wiring_cells([PORTAL_REPLY], wiring_outcome(portal_expectation)), ids=situation_id
+)
 def test_portal_reply(world, cell):
-    persona, _, key = cell
+    persona, _, key, _ = cell
     expected = portal_expectation(persona, key)
     ticket = world.ticket(key)
     client = world.client(persona)
@@ -317,13 +356,14 @@ def test_portal_reply(world, cell):
 # ---------------------------------------------------------------------------------------------
 # A ticket opened by an agent on a requester's behalf (phone call, walk-in)
 
-NEW_TICKET_CELLS = [
+ON_BEHALF_CASES = [
     (persona, department, assigned)
     for persona in PERSONAS
     for department in (SUPPORT, BANKING, SYSADMINS)
     for assigned in (False, True)
 ]
 ON_BEHALF_SUBJECT = "Matrix call from the front desk"
+NEW_TICKET = Endpoint("new_ticket")
 
 
 def on_behalf_expectation(persona: str, department: str, assigned: bool) -> str:
@@ -342,9 +382,19 @@ def on_behalf_expectation(persona: str, department: str, assigned: bool) -> str:
     return ALLOWED
 
 
+def on_behalf_outcome(case: tuple, endpoint: Endpoint) -> tuple:
+    """The answer, who asks (agent, admin, requester, nobody) and why a refusal refuses."""
+    persona, department, assigned = case
+    role = PERSONAS[persona].roles.get(department)
+    return on_behalf_expectation(*case), PERSONAS[persona].kind, role is None, assigned
+
+
+NEW_TICKET_CELLS = wiring_cells([NEW_TICKET], on_behalf_outcome, ON_BEHALF_CASES)
+
+
 @pytest.mark.parametrize("cell", NEW_TICKET_CELLS, ids=situation_id)
 def test_new_ticket_on_behalf(world, cell):
-    persona, department, assigned = cell
+    persona, department, assigned, _ = cell
     expected = on_behalf_expectation(persona, department, assigned)
     client = world.client(persona)
     before = snapshot(world)
