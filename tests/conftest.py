@@ -20,13 +20,18 @@ def pytest_collection_modifyitems(config, items):
     """Mark tests by what they start, so that a run can leave them out (`make test` runs them
     on SQLite only): `imap` for a test that uses the private Dovecot, `browser` for one that
     drives Chromium (most say so themselves; this catches one that forgets). A `postgres_only`
-    test is never marked `imap`: it has no other database to run on.
+    test is never marked `imap`: it has no other database to run on. `serial` for a test that
+    counts PostgreSQL's lock waits (`pg_locks` is the whole cluster's, so another xdist worker's
+    sessions would count too): `make test` runs those in a pass of their own, in one process.
 
     Under pytest-xdist (`--dist loadgroup`), tests that share a module- or package-wide world
     (the security matrix, the hostile desk, the spoofing matrix …) go to one worker together,
     so that the world is built once, not once per worker."""
     grouping = config.pluginmanager.hasplugin("xdist")
+    cluster_wide: dict = {}
     for item in items:
+        if _looks_at_the_whole_cluster(item, cluster_wide):
+            item.add_marker(pytest.mark.serial)
         names = set(getattr(item, "fixturenames", ()))
         callspec = getattr(item, "callspec", None)
         names -= set(callspec.params) if callspec else set()  # parameters, not fixtures
@@ -37,6 +42,18 @@ def pytest_collection_modifyitems(config, items):
         group = _shared_world(item, names) if grouping else None
         if group and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _looks_at_the_whole_cluster(item, seen: dict) -> bool:
+    """Does the test's module read pg_locks, itself or through test_concurrency_pg's helpers?"""
+    path = item.path
+    if path not in seen:
+        text = path.read_text(errors="replace") if path.suffix == ".py" else ""
+        module = getattr(item, "module", None)
+        names = vars(module) if module is not None else {}
+        helpers = {getattr(value, "__module__", None) for value in names.values()}
+        seen[path] = "pg_locks" in text or "tests.test_concurrency_pg" in helpers
+    return seen[path]
 
 
 def _shared_world(item, names: set) -> str | None:

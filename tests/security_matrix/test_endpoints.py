@@ -161,6 +161,7 @@ EXPECTED_PAGE_ANSWERS = {
     "search_subject": {SHOWN, HIDDEN, LOGIN},
     "canned_pick": {SHOWN, PAGE_FORBIDDEN, NOT_FOUND, LOGIN},
     "canned_text": {SHOWN, PAGE_FORBIDDEN, NOT_FOUND, LOGIN},
+    "route_agents": {SHOWN, PAGE_FORBIDDEN, NOT_FOUND, LOGIN},
     "message_file": {SHOWN, NOT_FOUND},
     "reply_file": {SHOWN, NOT_FOUND},
     "note_file": {SHOWN, NOT_FOUND},

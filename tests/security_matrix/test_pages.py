@@ -1,7 +1,7 @@
 """Channel 2: pages and htmx endpoints that read a ticket, each one's wiring.
 
-The pages: the ticket page, the queue results htmx partial, quick search, the canned-response
-picker and its rendered text, the attachment download (files of a message, a reply and an
+The pages: the ticket page, the route form's assignable agents (htmx), the queue results htmx
+partial, quick search, the canned-response picker and its rendered text, the attachment download (files of a message, a reply and an
 internal note), the portal's ticket page and list. Each page gets one cell per outcome the rule
 table gives it (`wiring_cells`: shown, shown without what only its agents see, refused, invisible,
 signed out); the role × action matrix itself is proven at the action layer. Shown: the subject is
@@ -16,8 +16,12 @@ from dataclasses import dataclass
 import pytest
 
 from tests.security_matrix.conftest import (
+    BANKING,
     CANNED_TITLE,
     PERSONAS,
+    SPECS,
+    SUPPORT,
+    SYSADMINS,
     World,
     assert_reveals_nothing,
     assert_sign_in,
@@ -79,6 +83,16 @@ def _canned(persona: str, key: str) -> str:
     return SHOWN if rel.allows("reply") else FORBIDDEN
 
 
+def _assigning(persona: str, key: str) -> str:
+    """The route form's assignable agents (htmx): for those who may assign on the ticket."""
+    if not PERSONAS[persona].is_agent:
+        return LOGIN
+    rel = relation(persona, key)
+    if not rel.visible:
+        return NOT_FOUND
+    return SHOWN if rel.allows("assign") else FORBIDDEN
+
+
 def _listing(persona: str, key: str) -> str:
     if not PERSONAS[persona].is_agent:
         return LOGIN
@@ -127,6 +141,7 @@ PAGES = [
         lambda w, k, n: f"/staff/canned/{w.ids['canned']}/text/?ticket={n}",
         _canned,
     ),
+    Page("route_agents", lambda w, k, n: f"/staff/tickets/{n}/route/agents/", _assigning, HTMX),
     Page("message_file", None, _public_file, ghost="message"),
     Page("reply_file", None, _public_file, ghost="reply"),
     Page("note_file", None, _internal_file, ghost="note"),
@@ -134,6 +149,8 @@ PAGES = [
     Page("portal_list", lambda w, k, n: "/tickets/?tab=open", _portal_list),
 ]
 PAGES_BY_NAME = {p.name: p for p in PAGES}
+# Who has Expanded Access in each department (the rule table's people): always assignable there.
+DEPARTMENT_AGENT = {SUPPORT: "john", BANKING: "jane", SYSADMINS: "jane"}
 
 
 def page_outcome(situation: tuple, page: Page) -> tuple:
@@ -160,7 +177,7 @@ def _url(page: Page, world: World, key: str, ghost: bool = False) -> tuple[str, 
     return page.url(world, key, number), number
 
 
-def _check_shown(page: Page, persona: str, key: str, response) -> None:
+def _check_shown(page: Page, world: World, persona: str, key: str, response) -> None:
     """What a page that may show the ticket must (and must not) show."""
     text = text_of(response)
     if page.url is None:
@@ -168,6 +185,11 @@ def _check_shown(page: Page, persona: str, key: str, response) -> None:
         return
     if page.name == "canned_pick":
         assert CANNED_TITLE in text
+        return
+    if page.name == "route_agents":
+        # An agent with Expanded Access in the ticket's department is among those offered.
+        assignable = DEPARTMENT_AGENT[SPECS[key].department]
+        assert f'<option value="{world.users[assignable]}"' in text, text[:500]
         return
     assert subject_of(key) in text
     works = relation(persona, key).works
@@ -195,7 +217,7 @@ def test_page(world, cell):
 
     if expected == SHOWN:
         assert response.status_code == 200, response.status_code
-        _check_shown(page, persona, key, response)
+        _check_shown(page, world, persona, key, response)
         return
     if expected == OPENS:
         assert response.status_code == 302 and response["Location"] == f"/staff/tickets/{number}/"
