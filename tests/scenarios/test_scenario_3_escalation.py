@@ -84,9 +84,11 @@ def test_scenario_3_escalation_out_of_an_agents_reach(page, site, sign_in):
 
     # 2. John escalates the other one to SysAdmins: it disappears from his view.
     staff_ticket(page, site, server)
+    # The topic brings its defaults along (the box is ticked): Sev-A, emergency priority.
     route(page, department="SysAdmins", help_topic="Sev-A Emergency")
     expect(page.locator(".messages")).to_contain_text(
-        f"Ticket #{server} transferred to SysAdmins. Also: help topic set to Sev-A Emergency."
+        f"Ticket #{server} transferred to SysAdmins. Also: priority set to emergency; "
+        "SLA plan set to Sev-A; help topic set to Sev-A Emergency."
     )
     sidebar_queue(page, "Open")
     expect(queue_row(page, server)).to_have_count(0)
