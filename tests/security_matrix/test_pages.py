@@ -1,13 +1,13 @@
 """Channel 2: pages and htmx endpoints that read a ticket, each one's wiring.
 
 The pages: the ticket page, the route form's assignable agents (htmx), the queue results htmx
-partial, quick search, the canned-response picker and its rendered text, the attachment download (files of a message, a reply and an
-internal note), the portal's ticket page and list. Each page gets one cell per outcome the rule
-table gives it (`wiring_cells`: shown, shown without what only its agents see, refused, invisible,
-signed out); the role × action matrix itself is proven at the action layer. Shown: the subject is
-there, internal notes and history only for those who work the ticket. Not shown: 404 (or the
-sign-in page), the same bytes as for a number or id that does not exist, and nothing of the
-ticket. A read never changes anything.
+partial, quick search, the canned-response picker and its rendered text, the attachment
+download (files of a message, a reply and an internal note), the portal's ticket page and list.
+Each page gets one cell per outcome the rule table gives it (`wiring_cells`: shown, shown
+without what only its agents see, refused, invisible, signed out); the role × action matrix
+itself is proven at the action layer. Shown: the subject is there, internal notes and history
+only for those who work the ticket. Not shown: 404 (or the sign-in page), the same bytes as for
+a number or id that does not exist, and nothing of the ticket. A read never changes anything.
 """
 
 from collections.abc import Callable
