@@ -15,11 +15,20 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from helpline.accounts.people import find_by_email, get_or_create_requester
 from helpline.mail import loops, trust
-from helpline.mail.models import FailedMail, HeldMail, Mailbox, Outcome, ReceivedMail
+from helpline.mail.models import (
+    FailedMail,
+    Folder,
+    HeldMail,
+    Mailbox,
+    Outcome,
+    ReceivedMail,
+    SenderKind,
+)
 from helpline.mail.parse import ParsedMessage, parse_message
 from helpline.mail.quotes import extract
 from helpline.mail.threading import find_thread, strip_subject_tag, verified_reply_token
@@ -41,9 +50,14 @@ class Result:
     failed_mail: FailedMail | None = None
 
 
-def ingest(raw: bytes, mailbox: Mailbox | None = None) -> Result:
-    """Take one raw message in. Raises only when the database itself fails."""
+def ingest(raw: bytes, mailbox: Mailbox | None = None, *, not_spam: bool = False) -> Result:
+    """Take one raw message in. Raises only when the database itself fails.
+
+    `not_spam`: an agent said the mail server's spam verdict was wrong (the review list).
+    """
     parsed = parse_message(raw)
+    if not_spam:
+        parsed.spam = ""
     try:
         with transaction.atomic():
             return _ingest(raw, parsed, mailbox)
@@ -98,8 +112,11 @@ def _fail(raw: bytes, parsed: ParsedMessage, mailbox: Mailbox | None, error: str
 
 
 def _record(parsed, mailbox, outcome, reason="", ticket=None, entry=None) -> Result:
+    if parsed.defects and outcome in (Outcome.NEW_TICKET, Outcome.MESSAGE) and not reason:
+        reason = "Read despite: " + ", ".join(dict.fromkeys(parsed.defects))
     ReceivedMail.objects.create(
         fingerprint=parsed.fingerprint,
+        content_digest=parsed.content_digest,
         message_id=parsed.message_id[:255],
         mailbox=mailbox,
         sender=parsed.sender[:255],
@@ -114,17 +131,51 @@ def _record(parsed, mailbox, outcome, reason="", ticket=None, entry=None) -> Res
     return Result(outcome, ticket, entry, reason)
 
 
-def _is_duplicate(parsed: ParsedMessage) -> bool:
-    if ReceivedMail.objects.filter(fingerprint=parsed.fingerprint).exists():
-        return True
-    return bool(
-        parsed.message_id and ThreadEntry.objects.filter(message_id=parsed.message_id).exists()
-    )
+def _earlier(parsed: ParsedMessage) -> tuple[ReceivedMail | ThreadEntry | None, str]:
+    """(the earlier delivery of this same message or None, a note when the Message-ID clashes).
+
+    Same Message-ID and same content: a duplicate, stored once. A Message-ID that an earlier,
+    *different* message used is not a duplicate (broken mailers reuse ids): that message is
+    taken in, without the id (answers keep threading to the first), and the clash is noted.
+    Rows recorded before contents were compared have no digest: a matching id is trusted there.
+    """
+    match = Q(fingerprint=parsed.fingerprint)
+    if parsed.message_id:
+        match |= Q(message_id=parsed.message_id)
+    rows = list(ReceivedMail.objects.filter(match).order_by("id")[:20])
+    same = ("", parsed.content_digest)
+    for row in rows:
+        if row.fingerprint == parsed.fingerprint or row.content_digest in same:
+            return row, ""
+    if rows:
+        clash = (
+            f"Message-ID {parsed.message_id[:120]} was already used by another message "
+            f"(received mail {rows[0].pk}); stored as a separate message"
+        )
+        return None, clash
+    if parsed.message_id:
+        # Our own outgoing mail (its Message-ID is on the entry we sent) coming back.
+        return ThreadEntry.objects.filter(message_id=parsed.message_id).first(), ""
+    return None, ""
+
+
+def _log_duplicate(parsed: ParsedMessage, earlier: ReceivedMail | ThreadEntry) -> Result:
+    if isinstance(earlier, ReceivedMail):
+        ReceivedMail.objects.filter(pk=earlier.pk).update(
+            duplicates=F("duplicates") + 1, last_duplicate_at=timezone.now()
+        )
+        when = timezone.localtime(earlier.received_at).strftime("%Y-%m-%d %H:%M")
+        reason = f"Already received on {when} (received mail {earlier.pk})"
+    else:
+        reason = f"Already on ticket {earlier.ticket_id}'s thread (entry {earlier.pk})"
+    log.info("Duplicate mail %s from %s: %s", parsed.message_id, parsed.sender, reason)
+    return Result("duplicate", reason=reason)
 
 
 def _ingest(raw: bytes, parsed: ParsedMessage, mailbox: Mailbox | None) -> Result:
-    if _is_duplicate(parsed):
-        return Result("duplicate", reason="Already received")
+    earlier, clash = _earlier(parsed)
+    if earlier is not None:
+        return _log_duplicate(parsed, earlier)
     if not parsed.sender:
         raise ValidationError({"from": "The message has no readable sender address."})
     own = loops.own_addresses()
@@ -133,6 +184,8 @@ def _ingest(raw: bytes, parsed: ParsedMessage, mailbox: Mailbox | None) -> Resul
     reason = loops.ban_reason(parsed.sender)
     if reason:
         return _record(parsed, mailbox, Outcome.REJECTED, reason)
+    if parsed.spam:
+        return _spam(raw, parsed, mailbox)
     if parsed.is_bounce:
         return _bounce(parsed, mailbox)
 
@@ -148,6 +201,7 @@ def _ingest(raw: bytes, parsed: ParsedMessage, mailbox: Mailbox | None) -> Resul
     mail = Incoming(raw, parsed, mailbox, trust.prove(raw, parsed.sender, headers, mailbox, token))
     mail.body, mail.body_html = extract(parsed.text, parsed.raw_html)
     mail.attachments, dropped = _attachments(parsed)
+    mail.clash = clash
     if dropped:
         mail.body = mail.body.rstrip() + "\n\n" + "\n".join(dropped)
     try:
@@ -163,6 +217,10 @@ def _ingest(raw: bytes, parsed: ParsedMessage, mailbox: Mailbox | None) -> Resul
         return _record(parsed, mailbox, Outcome.REJECTED, f"{rejected.reason}{rule}")
 
 
+IMAGES_ONLY = "(no text; see the attached images)"
+EMPTY = "(empty message)"
+
+
 @dataclass
 class Incoming:
     """One message on its way in: as received, as parsed, its proof of sender, its new part."""
@@ -174,10 +232,25 @@ class Incoming:
     body: str = ""
     body_html: str = ""
     attachments: list = field(default_factory=list)
+    clash: str = ""  # another message already used this Message-ID
 
     @property
     def empty(self) -> bool:
         return not self.body.strip() and not self.body_html and not self.attachments
+
+    @property
+    def message_id(self) -> str:
+        """The Message-ID the entry keeps: none when an earlier message already holds it."""
+        return "" if self.clash else self.parsed.message_id
+
+    def shown_body(self) -> tuple[str, str]:
+        """(text, HTML) for the entry. Image-only or blank HTML mail gets a placeholder text
+        (the images are attachments); blank HTML is dropped so the placeholder shows."""
+        if self.body.strip() or html_to_text(self.body_html).strip():
+            return self.body, self.body_html
+        images = any(a.content_type.startswith("image/") for a in self.attachments)
+        keep_html = self.body_html if images and "<img" in self.body_html else ""
+        return (IMAGES_ONLY if images else EMPTY), keep_html
 
     def full_text(self) -> str:
         """The whole message, kept when the shown text is only its new part."""
@@ -243,19 +316,20 @@ def _open(mail: Incoming, sender, own: set[str]) -> Result:
     topic = mailbox.help_topic if mailbox and mailbox.help_topic_id else None
     if topic is not None and not topic.active:
         topic = None
+    body, body_html = mail.shown_body()
     ticket = actions.open_ticket(
         sender,
         requester=sender,
         subject=strip_subject_tag(parsed.subject)[:250] or "(no subject)",
-        body=mail.body if not mail.empty else "(empty message)",
-        body_html=mail.body_html,
+        body=body,
+        body_html=body_html,
         full_text=mail.full_text(),
         source=Source.EMAIL,
         help_topic=topic,
         department=mailbox.department if mailbox else None,
         attachments=mail.attachments,
         collaborators=_collaborators(mail, sender, own),
-        message_id=parsed.message_id,
+        message_id=mail.message_id,
         verification=mail.proof.verification,
         autorespond=not automated,
         # Routing rules match on headers and the address written to.
@@ -263,7 +337,8 @@ def _open(mail: Incoming, sender, own: set[str]) -> Result:
         recipient=mailbox.address if mailbox else (parsed.to[0][1] if parsed.to else ""),
     )
     entry = ticket.entries.order_by("id").first()
-    reason = f"No acknowledgement: {automated}" if automated else ""
+    no_ack = f"No acknowledgement: {automated}" if automated else ""
+    reason = "; ".join(x for x in (no_ack, mail.clash) if x)
     return _record(parsed, mailbox, Outcome.NEW_TICKET, reason, ticket, entry)
 
 
@@ -283,19 +358,20 @@ def _append(mail: Incoming, ticket: Ticket, threaded_by: str, sender) -> Result:
                 person, access.Access.MESSAGE, ticket
             ):
                 actions.add_collaborator(None, ticket, person)
+    body, body_html = mail.shown_body()
     entry = actions.add_message(
         sender,
         ticket,
-        mail.body,
-        body_html=mail.body_html,
+        body,
+        body_html=body_html,
         attachments=mail.attachments,
         source=Source.EMAIL,
-        message_id=parsed.message_id,
+        message_id=mail.message_id,
         threaded_by=threaded_by,
         full_text=mail.full_text(),
         verification=mail.proof.verification,
     )
-    return _record(parsed, mailbox, Outcome.MESSAGE, "", ticket, entry)
+    return _record(parsed, mailbox, Outcome.MESSAGE, mail.clash, ticket, entry)
 
 
 NOTE_COMMAND = re.compile(r"^\s*#note\b[ \t:]*\n?", re.I)
@@ -327,7 +403,7 @@ def _agent_answer(mail: Incoming, ticket: Ticket, threaded_by: str, agent) -> Re
             body_html=body_html,
             attachments=mail.attachments,
             source=Source.EMAIL,
-            message_id=parsed.message_id,
+            message_id=mail.message_id,
             verification=mail.proof.verification,
         )
     except access.AccessDenied as denied:
@@ -358,6 +434,23 @@ def _hold(
         intent=intent,
     )
     return _record(parsed, mailbox, Outcome.HELD, why, ticket)
+
+
+def _spam(raw: bytes, parsed: ParsedMessage, mailbox: Mailbox | None) -> Result:
+    """Marked as spam by the site's mail server: into the spam folder, no ticket, no answer."""
+    body, body_html = extract(parsed.text, parsed.raw_html)
+    why = f"Marked as spam by the mail server ({parsed.spam})"
+    HeldMail.objects.create(
+        mailbox=mailbox,
+        raw=raw,
+        sender=parsed.sender[:255],
+        subject=parsed.subject[:255],
+        preview=(body or html_to_text(body_html))[:5000],
+        sender_kind=SenderKind.UNKNOWN,
+        reason=why[:500],
+        folder=Folder.SPAM,
+    )
+    return _record(parsed, mailbox, Outcome.SPAM, why)
 
 
 def _bounce(parsed: ParsedMessage, mailbox: Mailbox | None) -> Result:

@@ -175,12 +175,15 @@ class Outcome(models.TextChoices):
     BOUNCE = "bounce", "Bounce recorded"
     REJECTED = "rejected", "Rejected"
     IGNORED = "ignored", "Ignored"
+    SPAM = "spam", "Spam (in the review list)"
 
 
 class ReceivedMail(models.Model):
-    """One message taken in. The fingerprint (Message-ID, else content) makes intake idempotent."""
+    """One message taken in. The fingerprint (Message-ID and content) makes intake idempotent:
+    a second delivery of the same message only counts up `duplicates`."""
 
     fingerprint = models.CharField(max_length=64, unique=True)
+    content_digest = models.CharField(max_length=64, blank=True)
     message_id = models.CharField(max_length=255, blank=True)
     mailbox = models.ForeignKey(
         Mailbox, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -196,12 +199,23 @@ class ReceivedMail(models.Model):
         "tickets.ThreadEntry", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     received_at = models.DateTimeField(default=timezone.now)
+    duplicates = models.PositiveIntegerField(
+        default=0, help_text="Later deliveries of the same message (same Message-ID and content)."
+    )
+    last_duplicate_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
         verbose_name = "received mail"
         verbose_name_plural = "received mail"
-        indexes = [models.Index(fields=["-received_at"], name="received_mail_time")]
+        indexes = [
+            models.Index(fields=["-received_at"], name="received_mail_time"),
+            models.Index(
+                fields=["message_id"],
+                name="received_mail_message_id",
+                condition=~models.Q(message_id=""),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()}: {self.subject or '(no subject)'}"
@@ -265,6 +279,12 @@ class SenderKind(models.TextChoices):
     AGENT = "agent", "an agent with a role on the ticket"
     OUTSIDE_AGENT = "outside_agent", "an agent without a role on the ticket"
     STRANGER = "stranger", "someone who takes no part in the ticket"
+    UNKNOWN = "unknown", "not judged (no ticket)"
+
+
+class Folder(models.TextChoices):
+    REVIEW = "review", "Waiting for review"
+    SPAM = "spam", "Spam"
 
 
 class HeldMail(models.Model):
@@ -289,6 +309,7 @@ class HeldMail(models.Model):
     threaded_by = models.CharField(max_length=40, blank=True)
     reason = models.CharField(max_length=500)
     intent = models.CharField(max_length=10, blank=True, help_text="reply or note, for agents.")
+    folder = models.CharField(max_length=10, choices=Folder.choices, default=Folder.REVIEW)
     received_at = models.DateTimeField(default=timezone.now)
     review = models.CharField(max_length=10, choices=Review.choices, default=Review.PENDING)
     decided_by = models.ForeignKey(
