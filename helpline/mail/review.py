@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from helpline.accounts.models import Permission, User
 from helpline.accounts.people import find_by_email, get_or_create_requester
-from helpline.mail.models import HeldMail, Review
+from helpline.mail.models import Folder, HeldMail, Outcome, ReceivedMail, Review
 from helpline.mail.parse import parse_message
 from helpline.mail.quotes import extract
 from helpline.mail.trust import SenderKind, sender_kind
@@ -26,22 +26,40 @@ def pending_for(user: User) -> QuerySet:
     """Held mail waiting for review on tickets this user can see (reply is checked per row)."""
     visible = access.visible_tickets(user).values("pk")
     return (
-        HeldMail.objects.filter(review=Review.PENDING, ticket__in=visible)
+        HeldMail.objects.filter(review=Review.PENDING, folder=Folder.REVIEW, ticket__in=visible)
         .select_related("ticket", "ticket__department")
         .defer("raw")
         .order_by("-received_at", "-id")
     )
 
 
+def spam_for(user: User) -> QuerySet:
+    """The spam folder: mail the site's mail server marked as spam, to the mailboxes of the
+    departments this user works in (every mailbox for administrators; mail that came in
+    through no departmental mailbox is for administrators only)."""
+    spam = HeldMail.objects.filter(review=Review.PENDING, folder=Folder.SPAM)
+    if not access.is_admin(user):
+        profile = access.agent_profile(user)
+        departments = list(profile.department_roles()) if profile else []
+        spam = spam.filter(mailbox__department__in=departments)
+    return spam.select_related("mailbox").defer("raw").order_by("-received_at", "-id")
+
+
 def may_review(user: User, held: HeldMail) -> bool:
+    if held.folder == Folder.SPAM:
+        return spam_for(user).filter(pk=held.pk).exists()
     return held.ticket is not None and access.can(user, Permission.REPLY, held.ticket)
 
 
 def _load(user: User, held_id: int) -> HeldMail:
     held = HeldMail.objects.select_for_update().filter(pk=held_id).first()
-    if held is None or held.ticket is None:
+    if held is not None and held.folder == Folder.SPAM:
+        if not spam_for(user).filter(pk=held.pk).exists():
+            raise access.TicketNotFound("No such held mail.")
+    elif held is None or held.ticket is None:
         raise access.TicketNotFound("No such held mail.")
-    access.check(user, Permission.REPLY, held.ticket)
+    else:
+        access.check(user, Permission.REPLY, held.ticket)
     if held.review != Review.PENDING:
         raise ValidationError(f"This mail was already {held.get_review_display().lower()}.")
     return held
@@ -63,10 +81,29 @@ def reject(user: User, held_id: int) -> HeldMail:
     return held
 
 
+def not_spam(user: User, held_id: int):
+    """The mail server was wrong: take the message in as if it had not been marked (it then
+    meets the trust model like any other mail). Returns intake's result."""
+    from helpline.mail.ingest import ingest
+
+    with transaction.atomic():
+        held = _load(user, held_id)
+        if held.folder != Folder.SPAM:
+            raise ValidationError("This mail is not in the spam folder.")
+        raw = bytes(held.raw)
+        fingerprint = parse_message(raw).fingerprint
+        ReceivedMail.objects.filter(fingerprint=fingerprint, outcome=Outcome.SPAM).delete()
+        result = ingest(raw, held.mailbox, not_spam=True)
+        _finish(held, user, Review.ACCEPTED, result.entry)
+    return result
+
+
 def accept(user: User, held_id: int) -> ThreadEntry:
     """Put a held message on its ticket, vouched for by `user` (see module doc)."""
     with transaction.atomic():
         held = _load(user, held_id)
+        if held.folder == Folder.SPAM:
+            raise ValidationError("Spam is taken in with “Not spam”.")
         parsed = parse_message(bytes(held.raw))
         body, body_html = extract(parsed.text, parsed.raw_html)
         attachments = [

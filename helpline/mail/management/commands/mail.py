@@ -1,4 +1,5 @@
-"""`helpline mail pipe|import|bench`: mail from an MTA pipe or files, and the intake benchmark.
+"""`helpline mail pipe|import|check|bench`: mail from an MTA pipe or files, a dry run that says
+what intake would do with a message (`check`, stores nothing), and the intake benchmark.
 
 `pipe` exit codes follow sysexits.h so that the MTA does the right thing: 0 taken in (or safely
 kept as failed mail), 66 no input, 67 unknown mailbox, 75 temporary failure (the MTA retries),
@@ -28,6 +29,11 @@ class Command(BaseCommand):
         files = sub.add_parser("import", help="Take in .eml files or mbox files.")
         files.add_argument("paths", nargs="+")
         files.add_argument("--mailbox")
+        check = sub.add_parser(
+            "check", help="Say what intake would do with .eml files, and why; store nothing."
+        )
+        check.add_argument("paths", nargs="+")
+        check.add_argument("--mailbox")
         bench = sub.add_parser("bench", help="Measure parse + thread + store throughput.")
         bench.add_argument("--count", type=int, default=1000)
         bench.add_argument("--keep", action="store_true", help="Keep the benchmark database.")
@@ -42,6 +48,8 @@ class Command(BaseCommand):
         mailbox = self._mailbox(options.get("mailbox"))
         if action == "pipe":
             self._pipe(mailbox)
+        elif action == "check":
+            self._check(options["paths"], mailbox)
         else:
             self._import(options["paths"], mailbox)
 
@@ -68,6 +76,19 @@ class Command(BaseCommand):
             raise CommandError(f"Intake failed: {exc}", returncode=EX_SOFTWARE)
         ticket = f" #{result.ticket.number}" if result.ticket else ""
         self.stdout.write(f"{result.outcome}{ticket} {result.reason}".strip())
+
+    def _check(self, paths: list[str], mailbox: Mailbox | None) -> None:
+        from helpline.mail.check import check
+
+        try:
+            messages = list(_read_paths(paths))
+        except OSError as exc:
+            raise CommandError(f"Cannot read {exc.filename}: {exc.strerror}", returncode=EX_NOINPUT)
+        for i, (name, raw) in enumerate(messages):
+            if i:
+                self.stdout.write("")
+            self.stdout.write(self.style.MIGRATE_HEADING(name))
+            self.stdout.write(check(raw, mailbox).render())
 
     def _import(self, paths: list[str], mailbox: Mailbox | None) -> None:
         messages = list(_read_paths(paths))
