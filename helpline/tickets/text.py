@@ -1,7 +1,7 @@
 """Bodies from outside: HTML is sanitised, text is derived, plain text stays plain."""
 
-import html
 import re
+from html.parser import HTMLParser
 
 import nh3
 
@@ -63,16 +63,214 @@ def sanitize_html(raw: str) -> str:
     )
 
 
-_BLOCK_END = re.compile(r"(?i)</(p|div|li|tr|h[1-6]|blockquote|pre|table)>|<br\s*/?>")
-_TAG = re.compile(r"<[^>]+>")
+# What html_to_text does with each element. Content of these is never shown:
+_HIDDEN = frozenset({"head", "title", "style", "script", "noscript", "template", "xml"})
+_VOID = frozenset(
+    {"br", "hr", "img", "meta", "link", "input", "area", "base", "col", "embed", "source", "wbr"}
+)
+# A blank line before and after (a paragraph), or just a line break (a line of its own).
+_PARAGRAPH = frozenset(
+    {"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "table", "hr", "ul", "ol", "dl"}
+)
+_LINE = frozenset(
+    {
+        *("div", "li", "tr", "dt", "dd", "section", "article", "header", "footer", "main", "nav"),
+        *("aside", "center", "form", "fieldset", "caption", "figure", "figcaption", "address"),
+        *("details", "summary", "body", "html", "tbody", "thead", "tfoot", "legend", "option"),
+    }
+)
+_SPACES = re.compile(r"[^\S\n]*\n[^\S\n]*|\s+")
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\xad"))
+_URL_PREFIX = re.compile(r"(?i)^(https?://|ftp://|mailto:)?(www\.)?")
+
+
+class HtmlRenderer(HTMLParser):
+    """HTML as the lines a reader sees (see html_to_text).
+
+    Tolerant of any markup: unknown tags are inline, unclosed ones are closed by the end.
+    Subclasses can watch elements (`element`) and see where each line starts in the source
+    (`line_started`), which mail reply extraction uses to cut quoted history out of the HTML.
+    """
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = []
+        self._cur: list[str] = []
+        self._pending = 0  # line breaks wanted before the next text: 1 a new line, 2 a blank line
+        self._hidden = 0
+        self._pre = 0
+        self._lists: list[list] = []  # [ordered, next number]
+        self._prefix = ""
+        self._link: list | None = None  # [href, label parts]
+
+    # -- output ---------------------------------------------------------------------------
+    def _end_line(self) -> None:
+        self.lines.append("".join(self._cur).rstrip())
+        self._cur = []
+
+    def _want(self, breaks: int) -> None:
+        self._pending = max(self._pending, breaks)
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        if self._cur:
+            self._end_line()
+        if self._pending == 2 and self.lines and self.lines[-1]:
+            self.lines.append("")
+        self._pending = 0
+
+    def _write(self, text: str) -> None:
+        if self._pending:
+            self._flush()
+        if not self._cur:
+            self.line_started()
+            if self._prefix:
+                self._cur.append(self._prefix)
+                self._prefix = ""
+        self._cur.append(text)
+        if self._link is not None:
+            self._link[1].append(text)
+
+    def line_started(self) -> None:
+        """Called when text starts a new line (self.lines holds the lines before it)."""
+
+    def element(self, tag: str, attrs: list, start: bool) -> None:
+        """Called for every start tag (start=True) and end tag a subclass may care about."""
+
+    # -- parser callbacks ------------------------------------------------------------------
+    def handle_starttag(self, tag, attrs):
+        if tag in _HIDDEN:
+            if tag == "head" or not self._hidden:
+                self._hidden += 1
+            return
+        if tag == "body":
+            self._hidden = 0
+        if self._hidden:
+            return
+        if tag == "br":
+            self._flush()
+            self._end_line()
+            self.element(tag, attrs, True)
+            return
+        if tag == "a":
+            self._close_link()
+            href = next((v for k, v in attrs if k == "href"), None)
+            self._link = [(href or "").strip(), []]
+        elif tag in ("ul", "ol"):
+            self._want(1 if self._lists else 2)
+            start = next((v for k, v in attrs if k == "start"), "1")
+            self._lists.append([tag == "ol", int(start) if start and start.isdigit() else 1])
+        elif tag == "li":
+            self._want(1)
+            self._prefix = self._bullet()
+        elif tag == "pre":
+            self._pre += 1
+        elif tag in ("td", "th") and self._cur and not self._pending:
+            self._write(" ")
+        if tag in _PARAGRAPH:
+            mso = tag == "p" and "mso" in next((v or "" for k, v in attrs if k == "class"), "")
+            self._want(1 if mso or (tag in ("ul", "ol") and len(self._lists) > 1) else 2)
+        elif tag in _LINE:
+            self._want(1)
+        self.element(tag, attrs, True)
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID:
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag):
+        if tag in _HIDDEN:
+            if self._hidden:
+                self._hidden -= 1
+            return
+        if self._hidden:
+            return
+        if tag == "a":
+            self._close_link()
+        elif tag in ("ul", "ol") and self._lists:
+            self._lists.pop()
+        elif tag == "li":
+            self._prefix = ""
+        elif tag == "pre" and self._pre:
+            self._pre -= 1
+        if tag in _PARAGRAPH:
+            self._want(1 if tag in ("ul", "ol") and self._lists else 2)
+        elif tag in _LINE:
+            self._want(1)
+        self.element(tag, (), False)
+
+    def handle_data(self, data):
+        if self._hidden or not data:
+            return
+        data = data.translate(_INVISIBLE)
+        if self._pre:
+            first, *rest = data.split("\n")
+            if first:
+                self._write(first)
+            for part in rest:
+                self._flush()
+                self._end_line()
+                if part:
+                    self._write(part)
+            return
+        text = _SPACES.sub(" ", data.replace("\xa0", " "))
+        if not self._cur or self._pending or self._cur[-1].endswith(" "):
+            text = text.lstrip(" ")
+        if text:
+            self._write(text)
+
+    def close(self):
+        super().close()
+        self._close_link()
+        if self._cur:
+            self._end_line()
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _bullet(self) -> str:
+        indent = "  " * (len(self._lists) - 1) if self._lists else ""
+        if self._lists and self._lists[-1][0]:
+            number = self._lists[-1][1]
+            self._lists[-1][1] += 1
+            return f"{indent}{number}. "
+        return f"{indent}- "
+
+    def _close_link(self) -> None:
+        if self._link is None:
+            return
+        href, parts = self._link
+        self._link = None
+        label = "".join(parts).strip()
+        if not label or not href.lower().startswith(("http://", "https://", "ftp://")):
+            return
+        if (
+            _URL_PREFIX.sub("", label).rstrip("/").lower()
+            == _URL_PREFIX.sub("", href).rstrip("/").lower()
+        ):
+            return
+        self._cur.append(f" ({href})")
+
+    def text(self) -> str:
+        lines = [line.rstrip() for line in self.lines]
+        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
 
 
 def html_to_text(raw: str) -> str:
-    """A readable plain-text rendering of (already sanitised) HTML."""
-    text = _BLOCK_END.sub("\n", nh3.clean(raw or "", tags=ALLOWED_TAGS))
-    text = html.unescape(_TAG.sub("", text))
-    lines = [line.rstrip() for line in text.splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    """What a person reads in this HTML, as plain text.
+
+    No <head>, <title>, <style> or <script> text, no indentation from the source; paragraphs,
+    <br>, list items and table rows on lines of their own (`- ` before an item of a <ul>, `1. `
+    of an <ol>), a blank line between paragraphs; links as "label (https://…)" (the label
+    alone when it is the URL or the link is a mailto:), images as nothing. Works on sanitised
+    and unsanitised HTML alike.
+    """
+    if not raw:
+        return ""
+    renderer = HtmlRenderer()
+    renderer.feed(raw)
+    renderer.close()
+    return renderer.text().strip()
 
 
 def header_text(value: str) -> str:
