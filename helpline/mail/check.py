@@ -6,6 +6,7 @@ exactly what intake would do now, and nothing stays behind: no ticket, no receiv
 notification (those are sent only after a commit).
 """
 
+import logging
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -56,6 +57,8 @@ def check(raw: bytes, mailbox: Mailbox | None = None) -> Verdict:
     if parsed.defects:
         lines.append(("Defects", ", ".join(dict.fromkeys(parsed.defects))[:300]))
     verdict = Verdict("")
+    intake_log = logging.getLogger("helpline.mail.ingest")
+    level, intake_log.level = intake_log.level, logging.ERROR  # its "kept as failed mail" is moot
     try:
         with override_settings(STORAGES=_IN_MEMORY), transaction.atomic():
             result = ingest(raw, mailbox)
@@ -67,6 +70,8 @@ def check(raw: bytes, mailbox: Mailbox | None = None) -> Verdict:
             raise _Rollback
     except _Rollback:
         pass
+    finally:
+        intake_log.setLevel(level)
     verdict.lines = lines
     return verdict
 
