@@ -4,7 +4,8 @@
     .venv/bin/python scripts/compare_extractors.py --cases a.json  # also a set of cases of yours
     .venv/bin/python scripts/compare_extractors.py --talon-python /tmp/talon-venv/bin/python
 
-Extractors: "baseline" (helpline/mail/quotes.py as committed at --baseline-rev, HEAD by default),
+Extractors: "baseline" (helpline/mail/quotes.py as committed at --baseline-rev: by default the
+extractor before this rewrite),
 "new" (the working tree's), and the libraries that are installed: quotequail, mail-parser-reply,
 email-reply-parser, and talon (in its own virtualenv, as it pins old packages: --talon-python).
 A library that works on text is given the text part; one that also cuts HTML (quotequail, talon)
@@ -31,6 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "mail" / "corpus"
+BASELINE = "7a88867"  # the last commit with the extractor this work replaced
 sys.path.insert(0, str(ROOT))
 
 
@@ -283,7 +285,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", action="append", default=[], type=Path, help="a JSON case file")
     parser.add_argument("--no-corpus", action="store_true", help="only the case files")
-    parser.add_argument("--baseline-rev", default="HEAD", help="git revision of the baseline")
+    parser.add_argument(
+        "--baseline-rev", default=BASELINE, help="git revision of the baseline extractor"
+    )
     parser.add_argument("--talon-python", help="a Python with talon installed")
     parser.add_argument("--misses", action="store_true", help="list the new extractor's misses")
     parser.add_argument("--worker", help=argparse.SUPPRESS)

@@ -31,9 +31,10 @@ _VERBS = (
     r"escribio|ha\s+escrito|escreveu|ha\s+scritto|scrisse|schreef|heeft\s+geschreven|"
     r"napisał(?:\(a\))?|napisała|napisal(?:\(a\))?|napsal(?:\(a\))?|napisao|написал(?:\(а\))?|"
     r"написала|написав|пишет|skrev|kirjoitti|írta|yazdı|έγραψε|a\s+scris|rašė|rakstīja|"
-    r"kirjutas|kirjoitti|写道|寫道|のメッセージ|が書きました|작성"
+    r"kirjutas"
 )
-_VERB_END = re.compile(rf"(?i)(?:\b|\s)(?:{_VERBS})\s*(?:\S{{0,60}}?)?\s*:\s*$")
+_CJK_VERBS = r"写道|寫道|のメッセージ|が書きました|작성"
+_VERB_END = re.compile(rf"(?i)(?:(?:\b|\s)(?:{_VERBS})|{_CJK_VERBS})\s*(?:\S{{0,60}}?)?\s*:\s*$")
 # "Op 13-02-2014 3:18 schreef Julius Caesar <pantheon@rome.com>:" (verb before the name).
 _VERB_ANY = re.compile(rf"(?i)(?:^|\s)(?:{_VERBS})(?:\s|:|$)")
 _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|<[^<>\s]{1,200}>|\[mailto:")
@@ -122,7 +123,7 @@ class Line:
 
 def _is_attribution(text: str) -> bool:
     """One (possibly joined) line that introduces quoted text: "On … wrote:" in any form."""
-    s = text.strip().lstrip(">").strip()
+    s = text.strip().lstrip(">").strip().replace("：", ":")
     if not s or len(s) > _LONGEST_HEADER_LINE:
         return False
     if _DASHED_ATTRIBUTION.match(s) or _MESSAGE_DU.match(s):
@@ -147,8 +148,12 @@ def _attribution_at(lines: list[Line], i: int, quoted: bool = False) -> int:
     for n in range(1, 5):
         if _is_attribution(joined):
             return n
-        if n == 1 and (first[-1] in ".!?" or not (_DATE.search(first) or _ADDRESS.search(first))):
-            return 0  # only a line with a date or an address wraps into an attribution
+        if (
+            n == 1
+            and not _ADDRESS.search(first)
+            and (first[-1] in ".!?" or not _DATE.search(first))
+        ):
+            return 0  # only a line with an address or a date wraps into an attribution
         if i + n >= len(lines) or lines[i + n].quoted != quoted:
             return 0
         nxt = lines[i + n].text.strip()
@@ -242,9 +247,10 @@ def _history_follows(lines: list[Line], i: int) -> bool:
 
 
 def _quote_follows(lines: list[Line], i: int) -> bool:
-    while i < len(lines) and not lines[i].text.strip() and not lines[i].quoted:
+    stop = min(len(lines), i + 50)
+    while i < stop and not lines[i].text.strip() and not lines[i].quoted:
         i += 1
-    return i < len(lines) and lines[i].quoted
+    return i < stop and lines[i].quoted
 
 
 def _back_over_attribution(lines: list[Line], i: int) -> int:
@@ -262,22 +268,30 @@ def _back_over_attribution(lines: list[Line], i: int) -> int:
 def _mobile_cut(lines: list[Line], end: int) -> int:
     """ "Sent from my iPhone" with unmarked quoted text after it: the history starts below it."""
     for i in range(end):
-        if lines[i].quoted or not _MOBILE.match(lines[i].text):
+        if lines[i].quoted or len(lines[i].text) > 80 or not _MOBILE.match(lines[i].text):
             continue
-        rest = [k for k in range(i + 1, end) if lines[k].text.strip()]
+        k = i + 1
+        while k < end and not lines[k].text.strip():
+            k += 1
         if (
-            rest
-            and not lines[rest[0]].quoted
-            and not _attribution_at(lines, rest[0])
-            and not _is_footer(lines, rest[0], end)
+            k < end
+            and not lines[k].quoted
+            and not _attribution_at(lines, k)
+            and not _is_footer(lines, k, end)
         ):
             return i + 1
     return end
 
 
 def _is_footer(lines: list[Line], start: int, end: int) -> bool:
-    body = [line.text for line in lines[start:end] if line.text.strip()]
-    return 0 < len(body) <= 12 and any(_FOOTER_WORDS.search(t) for t in body)
+    """lines[start:end] is a short block (12 lines at most) with a mailing-list footer's words."""
+    body = []
+    for k in range(start, end):
+        if lines[k].text.strip():
+            body.append(lines[k].text)
+            if len(body) > 12:
+                return False
+    return bool(body) and any(_FOOTER_WORDS.search(t) for t in body)
 
 
 def _footer_start(lines: list[Line], end: int) -> int:
@@ -290,14 +304,6 @@ def _footer_start(lines: list[Line], end: int) -> int:
         return end
     for k in reversed(nonblank[-13:]):
         if _FOOTER_RULE.match(lines[k].text) and _is_footer(lines, k + 1, end):
-            return k
-    # No rule: the last paragraph, if it is all footer ("To unsubscribe … <url>").
-    k = last
-    while k > 0 and lines[k - 1].text.strip() and not lines[k - 1].quoted:
-        k -= 1
-    if k > nonblank[0] and _is_footer(lines, k, end) and last - k < 6:
-        paragraph = " ".join(lines[j].text for j in range(k, last + 1))
-        if re.search(r"https?://|@", paragraph) and len(paragraph) < 600:
             return k
     return end
 
@@ -344,9 +350,17 @@ def _keep_mask(lines: list[Line]) -> list[bool]:
     if not runs:
         return keep
 
-    def own_text(a: int, b: int) -> bool:
-        return any(lines[k].text.strip() and not lines[k].quoted for k in range(a, b))
+    own = [0]  # own[k]: how many of lines[:k] are the person's own text
+    for line in lines:
+        own.append(own[-1] + (not line.quoted and bool(line.text.strip())))
 
+    def own_text(a: int, b: int) -> bool:
+        return own[b] > own[a]
+
+    forward = next((r for r in runs if _forward_run(lines, r)), None)
+    if forward is not None:  # a forwarded message, quoted by its client: it stays, and all after
+        runs = [r for r in runs if r[0] < forward[0]]
+        end = forward[0]
     answered = [r for r in runs if own_text(r[1], end)]
     trailing = [r for r in runs if not own_text(r[1], end) or _only_signature(lines, r[1], end)]
     for a, b in trailing:
@@ -354,15 +368,28 @@ def _keep_mask(lines: list[Line]) -> list[bool]:
     if len(answered) == 1 and answered[0] not in trailing and not own_text(0, answered[0][0]):
         a, b = answered[0]  # bottom-posted: the quote first, the answer below it
         keep[a:b] = [False] * (b - a)
+    for a, _ in runs:  # interleaved: the quoted lines stay, their attribution goes
+        k = a
+        while k < len(lines) and not lines[k].quoted:
+            keep[k] = False
+            k += 1
     if not any(keep[k] and lines[k].text.strip() for k in range(len(lines))):
         return [True] * len(lines)
     return keep
 
 
+def _forward_run(lines: list[Line], run: tuple[int, int]) -> bool:
+    """The run is a forwarded message (its first line is a forward separator)."""
+    first = next((k for k in range(*run) if lines[k].text.strip()), None)
+    return first is not None and _FORWARD.match(lines[first].text) is not None
+
+
 def _only_signature(lines: list[Line], start: int, end: int) -> bool:
     """Below a quote there is only the person's "-- " signature (Thunderbird's placement)."""
-    rest = [k for k in range(start, end) if lines[k].text.strip()]
-    return bool(rest) and lines[rest[0]].text.strip() == "--"
+    k = start
+    while k < end and not lines[k].text.strip():
+        k += 1
+    return k < end and lines[k].text.strip() == "--"
 
 
 def _text_lines(text: str) -> list[Line]:
@@ -408,24 +435,33 @@ class _HtmlLines(HtmlRenderer):
     def __init__(self, source: str):
         super().__init__()
         self.source = source
-        self._line_starts = [0]
-        find = source.find
-        pos = find("\n")
-        while pos >= 0:
-            self._line_starts.append(pos + 1)
-            pos = find("\n", pos + 1)
         self.meta: list[Line] = []
         self._stack: list[tuple[str, bool, bool]] = []  # (tag, a quote element, a bare one)
         self._quote_depth = 0
         self._weak_depth = 0
+        self._open: dict[str, int] = {}  # tag → how many are open in _stack
+        self.depth = 0  # the deepest nesting seen
         self._candidate: int | None = None  # where the next line starts in the source
         self._hard = False
         self._rule = False
         self._weak: set[int] = set()  # lines inside a bare <blockquote>
+        self.hidden: list[list[int]] = []  # [start, end] of <head> and <title> in the source
+        self._hidden_tag = ""
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("head", "title") and not self._hidden:
+            self.hidden.append([self._offset(), -1])
+            self._hidden_tag = tag
+        super().handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag):
+        if self.hidden and self.hidden[-1][1] < 0 and tag == self._hidden_tag:
+            end = self.source.find(">", self._offset())
+            self.hidden[-1][1] = end + 1 if end >= 0 else len(self.source)
+        self._end_element(tag)
 
     def _offset(self) -> int:
-        line, col = self.getpos()
-        return self._line_starts[line - 1] + col
+        return self.pos
 
     def element(self, tag, attrs, start):
         if not start:
@@ -455,16 +491,19 @@ class _HtmlLines(HtmlRenderer):
         elif tag == "div" and "border-top:solid" in _attr(attrs, "style").replace(" ", ""):
             self._rule = True  # Outlook's header box: like an <hr> above the header
         self._stack.append((tag, quote, weak))
+        self.depth = max(self.depth, len(self._stack))
+        self._open[tag] = self._open.get(tag, 0) + 1
         if quote:
             self._quote_depth += 1
             self._weak_depth += weak
 
-    def handle_endtag(self, tag):
+    def _end_element(self, tag):
         super().handle_endtag(tag)
-        if not self._stack or all(t != tag for t, _, _ in self._stack):
+        if not self._open.get(tag):
             return
         while self._stack:
             t, quote, weak = self._stack.pop()
+            self._open[t] -= 1
             if quote:
                 self._quote_depth -= 1
                 if weak:
@@ -519,17 +558,23 @@ class _HtmlLines(HtmlRenderer):
         return self.meta
 
 
-def _html_lines(raw_html: str) -> list[Line]:
+_DEEPEST = 400  # HTML nested deeper is not shown (sanitising it would take seconds): its text is
+
+
+def _html_lines(raw_html: str) -> tuple[list[Line], list | None]:
+    """The lines of an HTML body, and the spans of its <head> and <title> (None: too deep to
+    show as HTML)."""
     scanner = _HtmlLines(raw_html)
     scanner.feed(raw_html)
     scanner.close()
-    return scanner.result()
+    if scanner.depth > _DEEPEST:
+        return scanner.result(), None
+    return scanner.result(), scanner.hidden
 
 
-def _cut_html(raw_html: str, lines: list[Line], keep: list[bool]) -> str:
-    """The source without the spans of the lines not kept."""
-    parts = []
-    pos = 0
+def _cut_html(raw_html: str, lines: list[Line], keep: list[bool], hidden) -> str:
+    """The source without the spans of the lines not kept (nor its <head> and <title>)."""
+    spans = [(a, b if b >= 0 else len(raw_html)) for a, b in hidden]
     n = len(lines)
     i = 0
     while i < n:
@@ -539,12 +584,14 @@ def _cut_html(raw_html: str, lines: list[Line], keep: list[bool]) -> str:
         j = i
         while j < n and not keep[j]:
             j += 1
-        start = lines[i].start
-        stop = lines[j].start if j < n else len(raw_html)
+        spans.append((lines[i].start, lines[j].start if j < n else len(raw_html)))
+        i = j
+    parts = []
+    pos = 0
+    for start, stop in sorted(spans):
         if start > pos:
             parts.append(raw_html[pos:start])
         pos = max(pos, stop)
-        i = j
     parts.append(raw_html[pos:])
     return "".join(parts)
 
@@ -577,28 +624,30 @@ def extract(text: str, html: str) -> tuple[str, str]:
     html = html or ""
     if not html.strip():
         return extract_reply(text), ""
-    lines = _html_lines(html)
+    lines, hidden = _html_lines(html)
     keep = _keep_mask(lines)
     rendered = "\n".join(line.text for line in lines)
-    html_only = not text.strip() or _html_only(text, rendered)
-    cut = _cut_html(html, lines, keep) if not all(keep) else html
+    html_only = not text.strip() or _html_only(text, rendered, html)
+    cut = _cut_html(html, lines, keep, hidden or [])
     if html_only:
-        reply = html_to_text(cut) or text.strip()
-        return reply, sanitize_html(cut)
+        reply = html_to_text(cut) or html_to_text(html)  # nothing visible: "" (images only)
+        return reply, sanitize_html(cut) if hidden is not None else ""
     reply = extract_reply(text)
     kept = _join(lines, keep)
     removed = "\n".join(line.text for line, k in zip(lines, keep, strict=True) if not k)
     if reply != text.strip():
-        removed_text = text.strip()
-        for line in reply.split("\n"):
-            removed_text = removed_text.replace(line, "", 1)
-        removed = f"{removed}\n{removed_text}"
-    if not _html_matches(reply, removed, kept):
+        removed = f"{removed}\n{text}"  # the words of the text that are not in the reply
+    if hidden is None or not _html_matches(reply, removed, kept):
         return reply, ""
     return reply, sanitize_html(cut)
 
 
-def _html_only(text: str, rendered: str) -> bool:
+def _html_only(text: str, rendered: str, html: str) -> bool:
     """The text is the HTML's rendering (mail.parse renders HTML-only mail into the text)."""
     a, b = _squash(text), _squash(rendered)
-    return bool(b) and a.endswith(b) and len(a) - len(b) < 300
+    if a == b:
+        return True
+    if not a.endswith(b) or len(a) - len(b) > 300:
+        return False
+    # Sanitising keeps the text of <title> and such: render as mail.parse does to be sure.
+    return a == _squash(html_to_text(sanitize_html(html)).replace("\x00", ""))

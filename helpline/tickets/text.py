@@ -1,7 +1,7 @@
 """Bodies from outside: HTML is sanitised, text is derived, plain text stays plain."""
 
 import re
-from html.parser import HTMLParser
+from html import unescape
 
 import nh3
 
@@ -84,16 +84,34 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\xad"))
 _URL_PREFIX = re.compile(r"(?i)^(https?://|ftp://|mailto:)?(www\.)?")
 
 
-class HtmlRenderer(HTMLParser):
+# One token of HTML: a comment, a declaration (<!doctype>, <![if …]>, <?xml?>), an end tag or a
+# start tag (attribute values quoted or not). Possessive quantifiers: no backtracking, ever; a
+# "<" that starts no token (an unclosed quote, no ">") is text, as in browsers.
+_TOKEN = re.compile(
+    r"""<(?:
+      !--.*?(?:-->|\Z)
+    | ![^>]*+>?
+    | \?[^>]*+>?
+    | /(?P<end>[a-zA-Z][^\s/>]*+)[^>]*+>?
+    | (?P<start>[a-zA-Z][^\s/>]*+)(?P<attrs>(?:[^>"']++|"[^"]*+"|'[^']*+')*+)>
+    )""",
+    re.S | re.X,
+)
+_ATTRIBUTE = re.compile(r"""([^\s=/>"']++)(?:\s*+=\s*+(?:"([^"]*+)"|'([^']*+)'|([^\s>]++)))?""")
+_RAW_TEXT = {tag: re.compile(f"</{tag}", re.I) for tag in ("script", "style")}
+
+
+class HtmlRenderer:
     """HTML as the lines a reader sees (see html_to_text).
 
-    Tolerant of any markup: unknown tags are inline, unclosed ones are closed by the end.
-    Subclasses can watch elements (`element`) and see where each line starts in the source
-    (`line_started`), which mail reply extraction uses to cut quoted history out of the HTML.
+    A tolerant tokenizer (any bytes are some HTML) and a renderer: unknown tags are inline,
+    unclosed ones are closed by the end. Subclasses can watch elements (`element`) and see
+    where each line starts in the source (`pos` in the callbacks, `line_started`), which mail
+    reply extraction uses to cut quoted history out of the HTML.
     """
 
     def __init__(self):
-        super().__init__(convert_charrefs=True)
+        self.pos = 0  # where the token being handled starts in the source
         self.lines: list[str] = []
         self._cur: list[str] = []
         self._pending = 0  # line breaks wanted before the next text: 1 a new line, 2 a blank line
@@ -138,7 +156,50 @@ class HtmlRenderer(HTMLParser):
     def element(self, tag: str, attrs: list, start: bool) -> None:
         """Called for every start tag (start=True) and end tag a subclass may care about."""
 
-    # -- parser callbacks ------------------------------------------------------------------
+    # -- tokenizer -------------------------------------------------------------------------
+    def feed(self, source: str) -> None:
+        """Tokenize the whole of `source` (call once) and render it."""
+        pos = 0
+        search = _TOKEN.search
+        while True:
+            m = search(source, pos)
+            if m is None:
+                break
+            if m.start() > pos:
+                self.pos = pos
+                text = source[pos : m.start()]
+                self.handle_data(unescape(text) if "&" in text else text)
+            self.pos = m.start()
+            pos = m.end()
+            if m.group("end"):
+                self.handle_endtag(m.group("end").lower())
+                continue
+            tag = m.group("start")
+            if not tag:
+                continue  # a comment or a declaration
+            tag = tag.lower()
+            raw = m.group("attrs")
+            attrs = (
+                [
+                    (a.group(1).lower(), unescape(a.group(2) or a.group(3) or a.group(4) or ""))
+                    for a in _ATTRIBUTE.finditer(raw)
+                ]
+                if raw.strip(" \t\r\n/")
+                else []
+            )
+            if raw.endswith("/"):
+                self.handle_startendtag(tag, attrs)
+            else:
+                self.handle_starttag(tag, attrs)
+            if tag in _RAW_TEXT:  # its text is not markup: skip to its end tag
+                end = _RAW_TEXT[tag].search(source, pos)
+                pos = len(source) if end is None else end.start()
+        if pos < len(source):
+            self.pos = pos
+            text = source[pos:]
+            self.handle_data(unescape(text) if "&" in text else text)
+
+    # -- callbacks --------------------------------------------------------------------------
     def handle_starttag(self, tag, attrs):
         if tag in _HIDDEN:
             if tag == "head" or not self._hidden:
@@ -222,7 +283,6 @@ class HtmlRenderer(HTMLParser):
             self._write(text)
 
     def close(self):
-        super().close()
         self._close_link()
         if self._cur:
             self._end_line()
