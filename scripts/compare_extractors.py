@@ -58,6 +58,7 @@ def corpus_cases(directory: Path = CORPUS) -> list[dict]:
                 "classes": meta.get("classes", []),
                 "text": parsed.text,
                 "html": parsed.raw_html,
+                "subject": parsed.subject,
                 "expected": expected.read_text(encoding="utf-8"),
                 "images": sum(a.content_type.startswith("image/") for a in parsed.attachments),
             }
@@ -119,10 +120,11 @@ def extractors(args) -> dict:
     from helpline.mail.quotes import extract
     from helpline.tickets.text import html_to_text
 
-    found = {"baseline": load_baseline(args.baseline_rev), "new": extract}
-    result = {}
-    for name, fn in found.items():
-        result[name] = lambda case, fn=fn: fn(case["text"], case["html"])
+    baseline = load_baseline(args.baseline_rev)
+    result = {
+        "baseline": lambda case: baseline(case["text"], case["html"]),
+        "new": lambda case: extract(case["text"], case["html"], case.get("subject", "")),
+    }
 
     try:
         import quotequail

@@ -43,7 +43,9 @@ _DATE = re.compile(
     r"(?i:\b(?:mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)"
 )
 # "---- On Mon, 04 Mar 2012 10:11 Name <addr> wrote ----" (Zoho) and its translations.
-_DASHED_ATTRIBUTION = re.compile(rf"(?i)^-{{2,}}\s.{{4,300}}?\b(?:{_VERBS})\s*:?\s*-{{2,}}\s*$")
+_DASHED_ATTRIBUTION = re.compile(
+    rf"(?i)^-{{2,}}\s(?=.{{0,300}}?(?:\b(?:{_VERBS})\b|{_CJK_VERBS})).{{4,300}}?\s-{{2,}}\s*$"
+)
 # "==== Message du 04/03/12 10:11 ====", "> Message du 04/03/12 10:11" (French webmails).
 _MESSAGE_DU = re.compile(r"(?i)^[=\s]*message\s+du\s+\d")
 
@@ -79,13 +81,17 @@ _ORIGINAL = re.compile(
     r"reply\s+message|antwort)\s*-{2,}\s*$"
 )
 _DASHED_TITLE = re.compile(r"^[\s>]*-{3,}\s*[^-\s][^-]{0,60}?\s*-{3,}\s*$")
-_RULE = re.compile(r"^\s*(?:_{10,}|-{10,}|={10,}|\*{10,})\s*$")
+_RULE = re.compile(r"^\s*(?:_{5,}|-{10,}|={10,}|\*{10,})\s*$")
+_FORWARD_WORDS = (
+    r"forward|weitergeleitet|transféré|transfere|réexpédié|reenviad|inoltrat|doorgestuurd|"
+    r"пересл|пересыл|переадрес|przekazan|przekazyw|vidarebefordra|videresend|encaminhad|välitetty|"
+    r"přeposlan|továbbított|iletil|転送|转发|轉寄"
+)
+# "---------- Forwarded message ---------", "Begin forwarded message:", "Inizio messaggio
+# inoltrato:", "-------- Weitergeleitete Nachricht --------" and the like.
 _FORWARD = re.compile(
-    r"(?i)^[\s>]*(?:-{2,}\s*[^-]{0,40}(?:forward|weitergeleitet|transféré|transfere|reenviado|"
-    r"reenviada|inoltrat|doorgestuurd|пересл|переслан|przekazan|vidarebefordrat|videresend|"
-    r"encaminhad|välitetty|přeposlan|továbbított|iletilen|転送|转发|轉寄)[^-]{0,40}-{2,}|"
-    r"begin\s+forwarded\s+message:?|anfang\s+der\s+weitergeleiteten\s+nachricht:?|"
-    r"début\s+du\s+message\s+réexpédié\s*:?|inicio\s+del\s+mensaje\s+reenviado:?)\s*$"
+    rf"(?i)^[\s>]*(?:-{{2,}}\s*[^-]{{0,40}}(?:{_FORWARD_WORDS})[^-]{{0,40}}-{{2,}}|"
+    rf"[^\d@:]{{0,40}}(?:{_FORWARD_WORDS})[^\d@:]{{0,40}}:)\s*$"
 )
 
 # -- "Sent from my iPhone" and friends ----------------------------------------------------
@@ -170,22 +176,23 @@ def _header_block_at(lines: list[Line], i: int) -> bool:
         return False
     if _FROM_LINE.match(text) and len(_INLINE_HEADERS.findall(text)) >= 2:
         return True  # "From: X Sent: Y To: Z Subject: W" on one line
-    headers, has_from, seen = 0, False, 0
-    for line in lines[i : i + 12]:
-        stripped = line.text.strip()
+    headers, has_from, wrapped = 0, False, 0
+    for k in range(i, min(len(lines), i + 14)):
+        stripped = lines[k].text.strip()
         if not stripped:
-            if headers >= 2:
-                break  # a blank line ends the block
-            continue
-        seen += 1
-        if not _HEADER_LINE.match(stripped):
-            if headers == 0 or seen > 8:
+            after = lines[k + 1].text.strip() if k + 1 < len(lines) else ""
+            if not _HEADER_LINE.match(after):
+                break  # a blank line ends the block, unless a header line follows it
+        elif _HEADER_LINE.match(stripped):
+            headers += 1
+            wrapped = 0
+            has_from = has_from or bool(_FROM_LINE.match(stripped))
+            if headers >= 3 and has_from:
+                return True
+        else:
+            wrapped += 1  # a long recipient list wraps
+            if wrapped > 2:
                 break
-            continue  # a wrapped recipient list
-        headers += 1
-        has_from = has_from or bool(_FROM_LINE.match(stripped))
-        if headers >= 3 and has_from:
-            return True
     return False
 
 
@@ -223,7 +230,7 @@ def _hard_cut(lines: list[Line]) -> tuple[int, int]:
         if len(text) > _LONGEST_HEADER_LINE * 5:
             continue
         if _FORWARD.match(text):
-            return len(lines), first_text
+            return -i - 1, first_text  # a forward: nothing below it is cut
         if _ORIGINAL.match(text):
             return i, first_text
         if (_RULE.match(text) or _DASHED_TITLE.match(text)) and _history_follows(lines, i + 1):
@@ -231,11 +238,20 @@ def _hard_cut(lines: list[Line]) -> tuple[int, int]:
         if _header_block_at(lines, i):
             return (i - 1 if line.rule else _separator_before(lines, i)), first_text
         n = _attribution_at(lines, i)
-        if n and not _quote_follows(lines, i + n):
+        if n and not _quote_follows(lines, i + n) and _dated(lines, i, n):
             return i, first_text
         if line.rule and n:
             return i, first_text
     return len(lines), first_text
+
+
+def _dated(lines: list[Line], i: int, n: int) -> bool:
+    """The attribution at lines[i:i+n] names a date or an address ("X wrote:" alone is only an
+    attribution when quoted lines follow it)."""
+    joined = " ".join(line.text for line in lines[i : i + n])
+    return bool(
+        _DATE.search(joined) or _ADDRESS.search(joined) or _DASHED_ATTRIBUTION.match(joined)
+    )
 
 
 def _history_follows(lines: list[Line], i: int) -> bool:
@@ -338,14 +354,30 @@ def _quote_runs(lines: list[Line], end: int) -> list[tuple[int, int]]:
     return runs
 
 
-def _keep_mask(lines: list[Line]) -> list[bool]:
-    """Which lines the person wrote in this message."""
+# A forward's subject: "Fwd:", "FW:", "WG:", "TR:", "RV:", "I:", "Enc:", "Doorst:", "VS:", "VB:",
+# "PD:", "ПЕР:", "Пересл:", "İLT:", "PŘ:", "ΠΡΘ:", "转发:"… (what it starts with, not "Re: Fwd:").
+_FORWARD_SUBJECT = re.compile(
+    r"(?i)^\s*(?:\[[^\]]{0,40}\]\s*)?(?:fwd?|wg|tr|rv|i|enc|doorst|vs|vb|vl|pd|fs|ilt|i̇lt|"
+    r"továbbítás|př|per|пер|пересл|πρθ|转发|轉寄|転送)\s*[:：]"
+)
+
+
+def _keep_mask(lines: list[Line], forward: bool = False) -> list[bool]:
+    """Which lines the person wrote in this message (all of a forward but a list footer)."""
+    if forward:
+        end = _footer_start(lines, len(lines))
+        return [i < end for i in range(len(lines))]
     cut, first = _hard_cut(lines)
-    if cut <= first:
+    forwarded = len(lines)
+    if cut < 0:
+        cut = forwarded = -cut - 1
+    elif cut <= first:
         cut = len(lines)  # nothing above the unmarked history: keep it all (unsure)
     end = _mobile_cut(lines, cut)
     end = _footer_start(lines, end)
     keep = [i < end for i in range(len(lines))]
+    if forwarded < len(lines):
+        keep[forwarded:] = [True] * (len(lines) - forwarded)
     runs = _quote_runs(lines, end)
     if not runs:
         return keep
@@ -401,11 +433,11 @@ def _join(lines: list[Line], keep: list[bool]) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip("\n").strip()
 
 
-def extract_reply(text: str) -> str:
+def extract_reply(text: str, forward: bool = False) -> str:
     """What the person wrote in a plain-text message. Returns the whole text if nothing is left."""
     text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
     lines = _text_lines(text)
-    reply = _join(lines, _keep_mask(lines))
+    reply = _join(lines, _keep_mask(lines, forward))
     return reply if reply else text.strip()
 
 
@@ -534,6 +566,8 @@ class _HtmlLines(HtmlRenderer):
             self.meta.append(Line("", start=len(self.source)))
         for line, text in zip(self.meta, self.lines, strict=False):
             line.text = text
+            if text.lstrip(" ").startswith(">"):
+                line.quoted = True  # quoted with "&gt;" in the HTML (Hotmail, plain-text replies)
         # A bare <blockquote> is a quote only when an attribution introduces it.
         i = 0
         n = len(self.meta)
@@ -613,26 +647,28 @@ def _html_matches(reply: str, removed: str, html_text: str) -> bool:
     return not gone or len(gone & shown) <= 0.1 * len(gone)
 
 
-def extract(text: str, html: str) -> tuple[str, str]:
+def extract(text: str, html: str, subject: str = "") -> tuple[str, str]:
     """(what the person wrote, as text; the same as sanitised HTML) given the message's text and
     its unsanitised HTML (sanitising first would strip the class names that mark quotes).
 
     When the text part exists it decides the text; an HTML-only message's text is the cut HTML
-    rendered. The HTML is dropped when its cut does not match the text's.
+    rendered. The HTML is dropped when its cut does not match the text's. With the subject, a
+    forward ("Fwd:", "WG:"…) is kept whole even where its body looks like a reply's (Outlook).
     """
     text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
     html = html or ""
+    forward = bool(subject) and _FORWARD_SUBJECT.match(subject) is not None
     if not html.strip():
-        return extract_reply(text), ""
+        return extract_reply(text, forward), ""
     lines, hidden = _html_lines(html)
-    keep = _keep_mask(lines)
+    keep = _keep_mask(lines, forward)
     rendered = "\n".join(line.text for line in lines)
     html_only = not text.strip() or _html_only(text, rendered, html)
     cut = _cut_html(html, lines, keep, hidden or [])
     if html_only:
         reply = html_to_text(cut) or html_to_text(html)  # nothing visible: "" (images only)
         return reply, sanitize_html(cut) if hidden is not None else ""
-    reply = extract_reply(text)
+    reply = extract_reply(text, forward)
     kept = _join(lines, keep)
     removed = "\n".join(line.text for line, k in zip(lines, keep, strict=True) if not k)
     if reply != text.strip():
@@ -644,10 +680,10 @@ def extract(text: str, html: str) -> tuple[str, str]:
 
 def _html_only(text: str, rendered: str, html: str) -> bool:
     """The text is the HTML's rendering (mail.parse renders HTML-only mail into the text)."""
-    a, b = _squash(text), _squash(rendered)
-    if a == b:
+    if text.strip() == rendered.strip():
         return True
+    a, b = _squash(text), _squash(rendered)
     if not a.endswith(b) or len(a) - len(b) > 300:
         return False
-    # Sanitising keeps the text of <title> and such: render as mail.parse does to be sure.
-    return a == _squash(html_to_text(sanitize_html(html)).replace("\x00", ""))
+    # Render as mail.parse does (sanitising keeps the text of <title>, drops unknown tags).
+    return text.strip() == html_to_text(sanitize_html(html)).replace("\x00", "").strip()

@@ -120,6 +120,7 @@ class HtmlRenderer:
         self._lists: list[list] = []  # [ordered, next number]
         self._prefix = ""
         self._link: list | None = None  # [href, label parts]
+        self._paragraphs: list[int] = []  # the open <p>s: the line breaks around each
 
     # -- output ---------------------------------------------------------------------------
     def _end_line(self) -> None:
@@ -229,9 +230,15 @@ class HtmlRenderer:
             self._pre += 1
         elif tag in ("td", "th") and self._cur and not self._pending:
             self._write(" ")
-        if tag in _PARAGRAPH:
-            mso = tag == "p" and "mso" in next((v or "" for k, v in attrs if k == "class"), "")
-            self._want(1 if mso or (tag in ("ul", "ol") and len(self._lists) > 1) else 2)
+        if tag == "p":
+            # Word's paragraphs (class MsoNormal…) have no margin: a line each, no blank line.
+            mso = "mso" in next((v for k, v in attrs if k == "class"), "").lower()
+            if self._paragraphs and self._paragraphs[-1]:
+                self._paragraphs.pop()  # a <p> closes the open one
+            self._paragraphs.append(1 if mso else 2)
+            self._want(self._paragraphs[-1])
+        elif tag in _PARAGRAPH:
+            self._want(1 if tag in ("ul", "ol") and len(self._lists) > 1 else 2)
         elif tag in _LINE:
             self._want(1)
         self.element(tag, attrs, True)
@@ -256,7 +263,9 @@ class HtmlRenderer:
             self._prefix = ""
         elif tag == "pre" and self._pre:
             self._pre -= 1
-        if tag in _PARAGRAPH:
+        if tag == "p":
+            self._want(self._paragraphs.pop() if self._paragraphs else 2)
+        elif tag in _PARAGRAPH:
             self._want(1 if tag in ("ul", "ol") and self._lists else 2)
         elif tag in _LINE:
             self._want(1)

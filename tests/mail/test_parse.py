@@ -41,7 +41,7 @@ def test_corpus_reply_text(name):
     """Each stored message shows the expected text: what the person wrote, without history."""
     parsed = parse_message((CORPUS / f"{name}.eml").read_bytes())
     expected = (CORPUS / f"{name}.expected.txt").read_text(encoding="utf-8")
-    text, html = extract(parsed.text, parsed.raw_html)
+    text, html = extract(parsed.text, parsed.raw_html, parsed.subject)
     if not text.strip():
         text = html_to_text(html)
     if not text.strip():

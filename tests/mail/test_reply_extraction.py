@@ -58,7 +58,7 @@ def normalise(text: str) -> str:
 def shown(name: str) -> tuple[str, str]:
     """(the text the thread shows, the HTML it shows) for a corpus message, as intake does."""
     parsed = parse_message((CORPUS / f"{name}.eml").read_bytes())
-    text, html = extract(parsed.text, parsed.raw_html)
+    text, html = extract(parsed.text, parsed.raw_html, parsed.subject)
     if not text.strip():
         text = html_to_text(html)
     if not text.strip():
