@@ -150,6 +150,11 @@ def _attribution_at(lines: list[Line], i: int, quoted: bool = False) -> int:
     first = lines[i].text.strip()
     if not first or len(first) > _LONGEST_HEADER_LINE or lines[i].quoted != quoted:
         return 0
+    # Cheap: an attribution ends with ":" (or "----") within four lines, or is "Message du".
+    if not any(
+        line.text.rstrip().endswith((":", "：", "-")) for line in lines[i : i + 4]
+    ) and not _MESSAGE_DU.match(first.lstrip("> ")):
+        return 0
     joined = first
     for n in range(1, 5):
         if _is_attribution(joined):
@@ -666,7 +671,7 @@ def extract(text: str, html: str, subject: str = "") -> tuple[str, str]:
     html_only = not text.strip() or _html_only(text, rendered, html)
     cut = _cut_html(html, lines, keep, hidden or [])
     if html_only:
-        reply = html_to_text(cut) or html_to_text(html)  # nothing visible: "" (images only)
+        reply = _join(lines, keep) or rendered.strip()  # nothing visible: "" (images only)
         return reply, sanitize_html(cut) if hidden is not None else ""
     reply = extract_reply(text, forward)
     kept = _join(lines, keep)
@@ -678,12 +683,19 @@ def extract(text: str, html: str, subject: str = "") -> tuple[str, str]:
     return reply, sanitize_html(cut)
 
 
+# Elements whose rendering sanitising changes: their text is kept, or their line breaks lost.
+_SANITISER_CHANGES = re.compile(
+    r"(?i)<(?:title|noscript|template|xml|center|section|article|header|footer|main|nav|aside|"
+    r"form|fieldset|caption|figure|figcaption|address|details|summary|legend|option|dl|dt|dd)\b"
+)
+
+
 def _html_only(text: str, rendered: str, html: str) -> bool:
     """The text is the HTML's rendering (mail.parse renders HTML-only mail into the text)."""
     if text.strip() == rendered.strip():
         return True
     a, b = _squash(text), _squash(rendered)
-    if not a.endswith(b) or len(a) - len(b) > 300:
+    if not a.endswith(b) or len(a) - len(b) > 300 or not _SANITISER_CHANGES.search(html):
         return False
     # Render as mail.parse does (sanitising keeps the text of <title>, drops unknown tags).
     return text.strip() == html_to_text(sanitize_html(html)).replace("\x00", "").strip()

@@ -98,6 +98,9 @@ _TOKEN = re.compile(
     re.S | re.X,
 )
 _ATTRIBUTE = re.compile(r"""([^\s=/>"']++)(?:\s*+=\s*+(?:"([^"]*+)"|'([^']*+)'|([^\s>]++)))?""")
+# The elements whose attributes the renderer or reply extraction reads (links, list numbers,
+# Word paragraphs, quote containers and separators).
+_ATTRIBUTES_READ = frozenset({"a", "ol", "p", "div", "blockquote", "hr"})
 _RAW_TEXT = {tag: re.compile(f"</{tag}", re.I) for tag in ("script", "style")}
 
 
@@ -180,6 +183,8 @@ class HtmlRenderer:
                 continue  # a comment or a declaration
             tag = tag.lower()
             raw = m.group("attrs")
+            if tag not in _ATTRIBUTES_READ and not (tag == "span" and "olk" in raw.lower()):
+                raw = raw[-1:] if raw.endswith("/") else ""  # nobody reads them: not parsed
             attrs = (
                 [
                     (a.group(1).lower(), unescape(a.group(2) or a.group(3) or a.group(4) or ""))
