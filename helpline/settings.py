@@ -131,6 +131,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Attachment storage that refuses a write: 503 with the reason (helpline/tickets/files.py).
+    "helpline.tickets.files.StorageUnavailableMiddleware",
     "helpline.accounts.middleware.TimezoneMiddleware",
     # Last, as django-axes asks: it turns throttled logins into a lockout response.
     "axes.middleware.AxesMiddleware",

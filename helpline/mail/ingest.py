@@ -32,7 +32,7 @@ from helpline.mail.models import (
 from helpline.mail.parse import ParsedMessage, parse_message
 from helpline.mail.quotes import extract
 from helpline.mail.threading import find_thread, strip_subject_tag, verified_reply_token
-from helpline.tickets import access, actions, hooks
+from helpline.tickets import access, actions, files, hooks
 from helpline.tickets.models import Source, State, ThreadEntry, Ticket
 from helpline.tickets.text import html_to_text
 
@@ -61,6 +61,8 @@ def ingest(raw: bytes, mailbox: Mailbox | None = None, *, not_spam: bool = False
     try:
         with transaction.atomic():
             return _ingest(raw, parsed, mailbox)
+    except files.StorageUnavailable:
+        raise  # Like a database that is down: the message stays on the server, to try again.
     except IntegrityError:
         # Two deliveries of the same message raced; the other one won.
         if ReceivedMail.objects.filter(fingerprint=parsed.fingerprint).exists():
@@ -73,6 +75,8 @@ def ingest(raw: bytes, mailbox: Mailbox | None = None, *, not_spam: bool = False
             raise
         log.exception("Mail intake failed for %s", parsed.message_id or parsed.fingerprint)
         return _fail(raw, parsed, mailbox, f"{type(exc).__name__}: {exc}")
+    finally:
+        files.remove_rolled_back()  # attachments of a rule-rejected or failed message
 
 
 def reprocess(failed: FailedMail) -> Result:

@@ -8,12 +8,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
 from helpline.accounts.models import Permission, User
-from helpline.tickets import access, hooks, notify
+from helpline.tickets import access, files, hooks, notify
 from helpline.tickets.deadlines import compute_due_times
 from helpline.tickets.models import (
     CLOSED_STATES,
@@ -250,16 +249,22 @@ def _add_entry(
         full_text=full_text,
         verification=verification,
     )
-    for a in attachments:
-        stored = Attachment(
-            entry=entry,
-            filename=_safe_filename(a.filename),
-            content_type=(a.content_type or "application/octet-stream")[:127],
-            size=len(a.content),
-            content_id=a.content_id[:255],
-        )
-        stored.file.save(stored.filename, ContentFile(a.content), save=False)
-        stored.save()
+    written: list[str] = []
+    try:
+        for a in attachments:
+            stored = Attachment(
+                entry=entry,
+                filename=_safe_filename(a.filename),
+                content_type=(a.content_type or "application/octet-stream")[:127],
+                size=len(a.content),
+                content_id=a.content_id[:255],
+            )
+            files.save_file(stored.file, stored.filename, a.content)
+            written.append(stored.file.name)
+            stored.save()
+    except BaseException:
+        files.forget(written)
+        raise
     return entry
 
 

@@ -15,6 +15,7 @@ from django.db import DatabaseError
 
 from helpline.mail.ingest import ingest
 from helpline.mail.models import Mailbox
+from helpline.tickets.files import StorageUnavailable
 
 EX_NOINPUT, EX_NOUSER, EX_SOFTWARE, EX_TEMPFAIL = 66, 67, 70, 75
 
@@ -72,6 +73,8 @@ class Command(BaseCommand):
             result = ingest(raw, mailbox)
         except DatabaseError as exc:
             raise CommandError(f"Database unavailable, try later: {exc}", returncode=EX_TEMPFAIL)
+        except StorageUnavailable as exc:
+            raise CommandError(f"{exc.reason}; try later.", returncode=EX_TEMPFAIL)
         except Exception as exc:  # noqa: BLE001 - the MTA needs an exit code, not a traceback
             raise CommandError(f"Intake failed: {exc}", returncode=EX_SOFTWARE)
         ticket = f" #{result.ticket.number}" if result.ticket else ""
