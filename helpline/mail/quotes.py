@@ -42,9 +42,10 @@ _DATE = re.compile(
     r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\b\d{1,2}:\d{2}\b|\b(?:19|20)\d{2}\b|"
     r"(?i:\b(?:mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)"
 )
+_DATE_FIRST = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b")
 # "---- On Mon, 04 Mar 2012 10:11 Name <addr> wrote ----" (Zoho) and its translations.
 _DASHED_ATTRIBUTION = re.compile(
-    rf"(?i)^-{{2,}}\s(?=.{{0,300}}?(?:\b(?:{_VERBS})\b|{_CJK_VERBS})).{{4,300}}?\s-{{2,}}\s*$"
+    rf"(?i)^-{{2,}}\s*(?=.{{0,300}}?(?:\b(?:{_VERBS})\b|{_CJK_VERBS})).{{4,300}}?\s*-{{2,}}\s*$"
 )
 # "==== Message du 04/03/12 10:11 ====", "> Message du 04/03/12 10:11" (French webmails).
 _MESSAGE_DU = re.compile(r"(?i)^[=\s]*message\s+du\s+\d")
@@ -81,6 +82,11 @@ _ORIGINAL = re.compile(
     r"reply\s+message|antwort)\s*-{2,}\s*$"
 )
 _DASHED_TITLE = re.compile(r"^[\s>]*-{3,}\s*[^-\s][^-]{0,60}?\s*-{3,}\s*$")
+# "-----Antwort Nachricht-----", "---- Mensaje reenviado ----" (a forward is caught first).
+_MESSAGE_WORD = re.compile(
+    r"(?i)message|nachricht|mensaje|messaggio|bericht|wiadomość|zpráva|správa|сообщение|"
+    r"повідомлення|viesti|melding|meddelelse|meddelande|mensagem|üzenet|mesaj|μήνυμα|郵件|邮件"
+)
 _RULE = re.compile(r"^\s*(?:_{5,}|-{10,}|={10,}|\*{10,})\s*$")
 _FORWARD_WORDS = (
     r"forward|weitergeleitet|transféré|transfere|réexpédié|reenviad|inoltrat|doorgestuurd|"
@@ -135,7 +141,8 @@ def _is_attribution(text: str) -> bool:
     if _DASHED_ATTRIBUTION.match(s) or _MESSAGE_DU.match(s):
         return True
     if not s.endswith(":"):
-        return False
+        # "2011/4/7 Nathan <support@example.com>" (Gmail, years ago): date first, no colon.
+        return bool(_DATE_FIRST.match(s) and s.endswith(">") and _ADDRESS.search(s))
     if _VERB_END.search(s):
         return True
     # "2012-03-04 10:11 GMT+01:00 Name <addr>:", "04.03.2012, 10:11, "Name" <addr>:",
@@ -150,9 +157,9 @@ def _attribution_at(lines: list[Line], i: int, quoted: bool = False) -> int:
     first = lines[i].text.strip()
     if not first or len(first) > _LONGEST_HEADER_LINE or lines[i].quoted != quoted:
         return 0
-    # Cheap: an attribution ends with ":" (or "----") within four lines, or is "Message du".
+    # Cheap: an attribution ends with ":" (or "----", ">") within four lines, or is "Message du".
     if not any(
-        line.text.rstrip().endswith((":", "：", "-")) for line in lines[i : i + 4]
+        line.text.rstrip().endswith((":", "：", "-", ">")) for line in lines[i : i + 4]
     ) and not _MESSAGE_DU.match(first.lstrip("> ")):
         return 0
     joined = first
@@ -236,12 +243,12 @@ def _hard_cut(lines: list[Line]) -> tuple[int, int]:
             continue
         if _FORWARD.match(text):
             return -i - 1, first_text  # a forward: nothing below it is cut
-        if _ORIGINAL.match(text):
+        if _ORIGINAL.match(text) or (_DASHED_TITLE.match(text) and _MESSAGE_WORD.search(text)):
             return i, first_text
         if (_RULE.match(text) or _DASHED_TITLE.match(text)) and _history_follows(lines, i + 1):
             return i, first_text
         if _header_block_at(lines, i):
-            return (i - 1 if line.rule else _separator_before(lines, i)), first_text
+            return (i if line.rule else _separator_before(lines, i)), first_text
         n = _attribution_at(lines, i)
         if n and not _quote_follows(lines, i + n) and _dated(lines, i, n):
             return i, first_text
@@ -329,6 +336,28 @@ def _footer_start(lines: list[Line], end: int) -> int:
     return end
 
 
+def _join_wrapped_quotes(lines: list[Line], end: int) -> None:
+    """A line or two with no "> " right between two quoted lines is a quoted line that the
+    client wrapped without its prefix (an answer has a blank line around it)."""
+    i = 1
+    while i < end:
+        if lines[i].quoted or not lines[i - 1].quoted:
+            i += 1
+            continue
+        j = i
+        while j < end and j - i < 2 and not lines[j].quoted and lines[j].text.strip():
+            j += 1
+        if (
+            j < end
+            and j > i
+            and lines[j].quoted
+            and (lines[j].text + lines[i - 1].text).strip(" >")
+        ):
+            for k in range(i, j):
+                lines[k].quoted = True
+        i = j + 1
+
+
 def _quote_runs(lines: list[Line], end: int) -> list[tuple[int, int]]:
     """[(first, last + 1)] of each run of quoted lines in lines[:end], blank lines inside a run
     joined to it, each widened upwards over the attribution that introduces it."""
@@ -383,6 +412,7 @@ def _keep_mask(lines: list[Line], forward: bool = False) -> list[bool]:
     keep = [i < end for i in range(len(lines))]
     if forwarded < len(lines):
         keep[forwarded:] = [True] * (len(lines) - forwarded)
+    _join_wrapped_quotes(lines, end)
     runs = _quote_runs(lines, end)
     if not runs:
         return keep
@@ -399,7 +429,13 @@ def _keep_mask(lines: list[Line], forward: bool = False) -> list[bool]:
         runs = [r for r in runs if r[0] < forward[0]]
         end = forward[0]
     answered = [r for r in runs if own_text(r[1], end)]
-    trailing = [r for r in runs if not own_text(r[1], end) or _only_signature(lines, r[1], end)]
+    trailing = [r for r in runs if not own_text(r[1], end)]
+    if (
+        runs[-1] not in trailing
+        and own_text(0, runs[-1][0])
+        and _only_signature(lines, runs[-1][1], end)
+    ):
+        trailing.append(runs[-1])  # the quote, then the person's sign-off below it
     for a, b in trailing:
         keep[a:b] = [False] * (b - a)
     if len(answered) == 1 and answered[0] not in trailing and not own_text(0, answered[0][0]):
@@ -421,12 +457,25 @@ def _forward_run(lines: list[Line], run: tuple[int, int]) -> bool:
     return first is not None and _FORWARD.match(lines[first].text) is not None
 
 
+_SIGN_OFF = re.compile(
+    r"(?i)^\s*(?:--|(?:best|kind|warm|many)?\s*(?:regards|wishes)|thanks?(?:\s+you)?|thx|cheers|"
+    r"best|br|sincerely|yours|mit\s+freundlichen\s+grüßen|(?:viele|liebe|beste)?\s*grüße|gruß|mfg|"
+    r"cordialement|bien\s+à\s+vous|saludos|un\s+saludo|atentamente|saluti|cordiali\s+saluti|"
+    r"groeten|met\s+vriendelijke\s+groet|pozdrawiam|pozdrav|s\s+pozdravem|с\s+уважением|"
+    r"спасибо|с\s+наилучшими|hälsningar|mvh|med\s+vänlig\s+hälsning|terveisin|"
+    r"üdvözlettel|saygılarımla|atenciosamente|abraços)\b[\w ,.!]{0,40}$"
+)
+
+
 def _only_signature(lines: list[Line], start: int, end: int) -> bool:
-    """Below a quote there is only the person's "-- " signature (Thunderbird's placement)."""
+    """Below a quote there is only the person's sign-off or "-- " signature (placed below the
+    quote by their client): at most six lines, the first a sign-off."""
     k = start
     while k < end and not lines[k].text.strip():
         k += 1
-    return k < end and lines[k].text.strip() == "--"
+    if k >= end or not (lines[k].text.strip() == "--" or _SIGN_OFF.match(lines[k].text)):
+        return False
+    return sum(1 for j in range(k, end) if lines[j].text.strip()) <= 6
 
 
 def _text_lines(text: str) -> list[Line]:
