@@ -7,8 +7,15 @@ A backup is a directory (or the same directory packed as ``.tar.gz``) holding:
   --format=custom``, one snapshot of the whole database);
 - ``media/``: a copy of MEDIA_ROOT (attachment files), taken after the dump so that every file
   the dumped database refers to is already there;
-- ``manifest.json``: format version, database vendor, creation time and counts of tickets,
-  thread entries, events and attachments, checked again after a restore.
+- ``attachments.txt``: the storage name of every attachment the dumped database refers to;
+- ``manifest.json``: format version, database vendor, creation time, counts of tickets,
+  thread entries, events and attachments (checked again after a restore), and the attachment
+  files that were already missing from storage when the backup was taken.
+
+A backup reports files it could not find. A restore checks the whole backup first — manifest,
+dump readable, every listed attachment file present — and refuses before touching the database
+when anything is wrong (``--allow-missing-files`` restores anyway, for a backup that was
+already incomplete when it was made).
 
 Restoring replaces the whole database (SQLite: the backup API again, into the live file;
 PostgreSQL: ``pg_restore --clean``) and copies the attachments back into MEDIA_ROOT.
@@ -34,6 +41,8 @@ from django.utils import timezone
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MEDIA_DIR = "media"
+FILE_LIST = "attachments.txt"
+SHOWN_MISSING = 20  # names of missing files written into the manifest and messages
 DUMP_NAMES = {"sqlite": "database.sqlite3", "postgresql": "database.pgdump"}
 # Directories searched for pg_dump / pg_restore after PATH; newest major version first.
 PG_BIN_GLOB = "/usr/lib/postgresql/*/bin"
@@ -131,8 +140,9 @@ def _run(args: list[str], what: str) -> None:
 # Backup
 
 
-def _dump_database(target: Path) -> dict[str, int]:
-    """Dump the database to TARGET; return the counts of that same snapshot."""
+def _dump_database(target: Path) -> tuple[dict[str, int], list[str]]:
+    """Dump the database to TARGET; return the counts and attachment file names of that same
+    snapshot."""
     vendor = _vendor()
     if vendor == "sqlite":
         connection.ensure_connection()
@@ -141,7 +151,7 @@ def _dump_database(target: Path) -> dict[str, int]:
             connection.connection.backup(destination)
         finally:
             destination.close()
-        return _sqlite_counts(target)
+        return _sqlite_counts(target), _sqlite_file_names(target)
     db_name = str(connection.settings_dict["NAME"])
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -150,6 +160,7 @@ def _dump_database(target: Path) -> dict[str, int]:
             cursor.execute("SELECT pg_export_snapshot()")
             snapshot = cursor.fetchone()[0]
         snapshot_counts = counts()
+        names = _attachment_names()
         _run(
             [
                 _pg_tool("pg_dump"),
@@ -160,7 +171,29 @@ def _dump_database(target: Path) -> dict[str, int]:
             ],
             "pg_dump",
         )
-    return snapshot_counts
+    return snapshot_counts, names
+
+
+def _attachment_names() -> list[str]:
+    from helpline.tickets.models import Attachment
+
+    return [n for n in Attachment.objects.values_list("file", flat=True).iterator() if n]
+
+
+def _sqlite_file_names(dump: Path) -> list[str]:
+    from helpline.tickets.models import Attachment
+
+    db = sqlite3.connect(dump)
+    try:
+        rows = db.execute(f'SELECT "file" FROM "{Attachment._meta.db_table}"').fetchall()
+    finally:
+        db.close()
+    return [name for (name,) in rows if name]
+
+
+def _absent(names: list[str], media: Path) -> list[str]:
+    """Those of NAMES (storage names, relative to the media root) that are not files in MEDIA."""
+    return [name for name in names if not (media / name).is_file()]
 
 
 def _copy_media(source: Path, target: Path) -> None:
@@ -173,8 +206,9 @@ def _copy_media(source: Path, target: Path) -> None:
 def create_backup(path: Path | str) -> dict:
     """Write a backup of the database and attachments to PATH (a new directory or .tar.gz).
 
-    Returns the manifest.  Raises BackupError if PATH exists (and is not an empty directory)
-    or the dump fails.
+    Returns the manifest; its "missing_files" counts attachment files the database refers to
+    that storage did not have ("missing_examples" names some).  Raises BackupError if PATH
+    exists (and is not an empty directory) or the dump fails.
     """
     path = Path(path)
     vendor = _vendor()
@@ -189,8 +223,10 @@ def create_backup(path: Path | str) -> dict:
         dump = staging / DUMP_NAMES[vendor]
         # The counts come from the very snapshot that was dumped, so a restore can compare
         # them exactly even while the help desk keeps working during the backup.
-        dumped_counts = _dump_database(dump)
+        dumped_counts, names = _dump_database(dump)
         _copy_media(Path(settings.MEDIA_ROOT), staging / MEDIA_DIR)
+        (staging / FILE_LIST).write_text("".join(f"{name}\n" for name in names))
+        missing = _absent(names, staging / MEDIA_DIR)
         manifest = {
             "format": FORMAT_VERSION,
             "application": "helpline",
@@ -198,6 +234,9 @@ def create_backup(path: Path | str) -> dict:
             "database_file": dump.name,
             "created_at": timezone.now().isoformat(),
             "counts": dumped_counts,
+            "attachment_list": FILE_LIST,
+            "missing_files": len(missing),
+            "missing_examples": missing[:SHOWN_MISSING],
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
 
@@ -299,10 +338,7 @@ def database_is_empty() -> bool:
 
 def _restore_sqlite(dump: Path) -> None:
     source = sqlite3.connect(f"file:{dump}?mode=ro", uri=True)
-    try:
-        problem = source.execute("PRAGMA quick_check").fetchone()[0]
-        if problem != "ok":
-            raise BackupError(f"{dump} is damaged: {problem}")
+    try:  # check_backup has read it through (PRAGMA quick_check)
         connection.ensure_connection()
         # The backup API replaces every page of the live database in one step, WAL included,
         # which copying the file over would not do safely.
@@ -358,11 +394,50 @@ def _pending_migrations() -> bool:
     return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
 
 
-def restore_backup(path: Path | str, *, force: bool = False) -> RestoreResult:
+def check_backup(directory: Path, manifest: dict, *, allow_missing_files: bool = False) -> None:
+    """Everything a restore needs, checked before anything is replaced: the dump is readable and
+    every attachment file the dump refers to is in the backup."""
+    dump = directory / manifest["database_file"]
+    if manifest["vendor"] == "sqlite":
+        _check_sqlite_dump(dump)
+    else:
+        _run([_pg_tool("pg_restore"), "--list", str(dump)], "Reading the dump (pg_restore --list)")
+    listed = directory / manifest.get("attachment_list", FILE_LIST)
+    if not listed.is_file():
+        return  # A backup from before file lists: the counts are checked after the restore.
+    names = [n for n in listed.read_text().splitlines() if n]
+    missing = _absent(names, directory / MEDIA_DIR)
+    if missing and not allow_missing_files:
+        shown = ", ".join(missing[:SHOWN_MISSING])
+        more = f" and {len(missing) - SHOWN_MISSING} more" if len(missing) > SHOWN_MISSING else ""
+        raise BackupError(
+            f"{len(missing)} attachment file(s) the database refers to are not in the backup "
+            f"({shown}{more}). Nothing was changed. Restore anyway with --allow-missing-files; "
+            "those attachments will fail to download."
+        )
+
+
+def _check_sqlite_dump(dump: Path) -> None:
+    try:
+        source = sqlite3.connect(f"file:{dump}?mode=ro", uri=True)
+        try:
+            problem = source.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            source.close()
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{dump} is not a usable SQLite database: {exc}") from exc
+    if problem != "ok":
+        raise BackupError(f"{dump} is damaged: {problem}")
+
+
+def restore_backup(
+    path: Path | str, *, force: bool = False, allow_missing_files: bool = False
+) -> RestoreResult:
     """Replace the database and attachments with the backup at PATH, then verify the counts.
 
     Refuses a non-empty database unless FORCE.  Raises BackupError with a message for the
-    operator when the backup is missing, garbled, for another database vendor, or the restored
+    operator when the backup is missing, garbled, for another database vendor, lacks attachment
+    files (unless ALLOW_MISSING_FILES) — all before anything is replaced — or when the restored
     data does not match its manifest.
     """
     path = Path(path)
@@ -381,6 +456,7 @@ def restore_backup(path: Path | str, *, force: bool = False) -> RestoreResult:
                 "The database already holds tickets or users; restoring would replace them. "
                 "Use --force to replace them anyway."
             )
+        check_backup(directory, manifest, allow_missing_files=allow_missing_files)
         dump = directory / manifest["database_file"]
         if vendor == "sqlite":
             _restore_sqlite(dump)
@@ -399,7 +475,7 @@ def restore_backup(path: Path | str, *, force: bool = False) -> RestoreResult:
         )
         raise BackupError(f"Restored data does not match the backup's manifest ({detail}).")
     missing = _missing_attachment_files()
-    if missing:
+    if missing and not allow_missing_files:
         raise BackupError(
             f"{len(missing)} attachment file(s) are missing after the restore, e.g. {missing[0]}."
         )

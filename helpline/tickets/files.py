@@ -134,4 +134,7 @@ class StorageUnavailableMiddleware:
         context = {"reason": exception.reason}
         response = render(request, "storage_unavailable.html", context, status=503)
         response["Retry-After"] = "120"
+        # Logged and the administrators told once an hour (storage_failed): not Django's
+        # "Service Unavailable" error mail on every request as well.
+        response._has_been_logged = True
         return response

@@ -128,6 +128,27 @@ def _round_trip(new_helpdesk, tmp_path: Path, vendor: str) -> None:
     assert "tickets      3" in out
     assert target.snapshot() == before
 
+    # A file gone from storage: the backup says so, and a restore refuses before touching anything.
+    lost = next(source.media.rglob("jam.png"))
+    kept = lost.read_bytes()
+    lost.unlink()
+    incomplete = tmp_path / "incomplete"
+    made = source.run("backup", str(incomplete))
+    assert "1 attachment file(s)" in made.stderr and "jam.png" in made.stderr
+    assert json.loads((incomplete / "manifest.json").read_text())["missing_files"] == 1
+    lost.write_bytes(kept)
+    target.shell(
+        "from helpline.accounts.models import User; from helpline.tickets import actions; "
+        "k = User.objects.get(username='ken'); "
+        "actions.open_ticket(k, requester=k, subject='Only in the target', body='x')"
+    )
+    refused = target.run("restore", "--force", str(incomplete), ok=False)
+    assert refused.returncode != 0 and "not in the backup (attachments/" in refused.stderr
+    assert "Nothing was changed" in refused.stderr
+    assert target.snapshot()["counts"]["tickets"] == 4  # untouched
+    target.run("restore", "--force", "--allow-missing-files", str(incomplete))
+    assert target.snapshot()["counts"] == before["counts"]
+
     # Restoring over live data needs --force, and then rolls the later changes back.
     source.shell(
         "from helpline.accounts.models import User; from helpline.tickets import actions; "

@@ -27,3 +27,11 @@ class Command(BaseCommand):
             + options["path"]
         )
         self.stdout.write("  " + ", ".join(f"{count} {name}" for name, count in counts.items()))
+        if manifest["missing_files"]:
+            examples = ", ".join(manifest["missing_examples"])
+            self.stderr.write(
+                self.style.WARNING(
+                    f"{manifest['missing_files']} attachment file(s) the database refers to were "
+                    f"not in storage and are not in the backup: {examples}"
+                )
+            )

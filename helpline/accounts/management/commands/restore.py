@@ -21,10 +21,20 @@ class Command(BaseCommand):
             action="store_true",
             help="Replace a database that already holds tickets or users.",
         )
+        parser.add_argument(
+            "--allow-missing-files",
+            action="store_true",
+            help="Restore even though attachment files the backup's database refers to are "
+            "not in it (they will fail to download).",
+        )
 
     def handle(self, *args, **options):
         try:
-            result = restore_backup(options["path"], force=options["force"])
+            result = restore_backup(
+                options["path"],
+                force=options["force"],
+                allow_missing_files=options["allow_missing_files"],
+            )
         except BackupError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
