@@ -178,6 +178,17 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
         "-c max_parallel_workers_per_gather=0"
     )
+    # A connection pool per process (psycopg's, through Django): for many gunicorn threads or
+    # workers on one PostgreSQL. Behind PgBouncer in transaction mode use neither this nor
+    # server-side cursors (HELPLINE_DB_PGBOUNCER). See docs/scale.md.
+    if env_bool("HELPLINE_DB_POOL"):
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": env_int("HELPLINE_DB_POOL_MIN", 1),
+            "max_size": env_int("HELPLINE_DB_POOL_MAX", 4, minimum=1),
+        }
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
+    if env_bool("HELPLINE_DB_PGBOUNCER"):
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 
 # Rate limits and other shared counters must hold across processes: keep them in the database.
 CACHES = {
