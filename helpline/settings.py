@@ -88,6 +88,9 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
+    # Before django_tasks_db: its `db_worker` command is replaced by one that survives a lost
+    # database connection and keeps a heartbeat (helpline/health/worker.py).
+    "helpline.health",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -115,6 +118,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it times every request, including those the others answer (helpline/health/metrics.py).
+    "helpline.health.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -296,6 +301,29 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+
+# Task workers (`helpline worker`, README "Running unattended"): a worker writes its heartbeat
+# every HEARTBEAT seconds; a RUNNING task whose worker has not beaten for LEASE seconds is put
+# back in the queue by any living worker. After a lost database connection a worker waits
+# RECONNECT_MIN seconds, doubling up to RECONNECT_MAX, and tries again, for ever.
+HELPLINE_WORKER_HEARTBEAT_SECONDS = env_float("HELPLINE_WORKER_HEARTBEAT_SECONDS", 5.0, minimum=0.1)
+HELPLINE_WORKER_LEASE_SECONDS = env_float("HELPLINE_WORKER_LEASE_SECONDS", 30.0, minimum=1)
+HELPLINE_WORKER_RECONNECT_MIN_SECONDS = env_float(
+    "HELPLINE_WORKER_RECONNECT_MIN_SECONDS", 0.5, minimum=0.01
+)
+HELPLINE_WORKER_RECONNECT_MAX_SECONDS = env_float(
+    "HELPLINE_WORKER_RECONNECT_MAX_SECONDS", 30.0, minimum=0.01
+)
+# A task that lost its worker or its database connection this many times is failed, not re-run.
+HELPLINE_WORKER_MAX_RECOVERIES = env_int("HELPLINE_WORKER_MAX_RECOVERIES", 5, minimum=1)
+# Health panel and /healthz?deep=1: when waiting work turns the light red (seconds), and how
+# long a mailbox may go without a fetch (minutes) or the scheduler without a run (minutes).
+HELPLINE_HEALTH_TASK_AGE_SECONDS = env_int("HELPLINE_HEALTH_TASK_AGE_SECONDS", 120, minimum=1)
+HELPLINE_HEALTH_OUTBOX_AGE_SECONDS = env_int("HELPLINE_HEALTH_OUTBOX_AGE_SECONDS", 600, minimum=1)
+HELPLINE_HEALTH_FETCH_MINUTES = env_int("HELPLINE_HEALTH_FETCH_MINUTES", 15, minimum=1)
+HELPLINE_HEALTH_SCHEDULER_MINUTES = env_int("HELPLINE_HEALTH_SCHEDULER_MINUTES", 5, minimum=1)
+# Prometheus /metrics: answered only to `Authorization: Bearer <token>`; empty: no endpoint.
+HELPLINE_METRICS_TOKEN = os.environ.get("HELPLINE_METRICS_TOKEN", "")
 
 # Outgoing mail (Django 6.1 MAILERS). Without SMTP_HOST, mail is written to the console in DEBUG.
 if os.environ.get("SMTP_HOST"):

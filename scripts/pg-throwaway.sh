@@ -87,6 +87,10 @@ fi
 as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres helpline
 
 export DATABASE_URL="postgres://postgres@127.0.0.1:$port/helpline"
+# For the fault tests (tests/health/test_faults_pg.py), which restart this cluster:
+# `[runuser -u $PG_THROWAWAY_USER --] $PG_BIN/pg_ctl -D $PG_THROWAWAY_DIR/data restart`.
+export PG_THROWAWAY_DIR="$d" PG_BIN
+if [ "$(id -u)" -eq 0 ]; then export PG_THROWAWAY_USER=postgres; else export PG_THROWAWAY_USER=""; fi
 echo "pg-throwaway: PostgreSQL 15 running, DATABASE_URL=$DATABASE_URL" >&2
 
 # Run CMD as a child (not exec) so the trap can clean up; keep its exit code.
