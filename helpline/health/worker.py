@@ -27,6 +27,7 @@ from functools import partial
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.db.models.functions import Now
+from django.dispatch import Signal
 from django.tasks.base import TaskResultStatus
 from django.utils import timezone
 from django_tasks_db.compat import TaskContext, task_finished, task_started
@@ -37,6 +38,10 @@ from django_tasks_db.utils import exclusive_transaction, is_locked_database_exce
 from helpline.health.models import RecoveryReason, TaskRecovery, Worker, WorkerState
 
 log = logging.getLogger("helpline.worker")
+# Sent after a task was put back in the queue (kwargs: task, reason, worker_id): a listener may
+# release what the dead run held, e.g. the outbox leases of the mail ids in task.args_kwargs,
+# so that the re-run sends them now rather than when their own lease ends.
+task_recovered = Signal()
 CONNECTION_ERRORS = (OperationalError, InterfaceError)
 ABANDONED = "helpline.health.worker.TaskAbandoned"
 
@@ -148,6 +153,8 @@ def requeue(task: DBTaskResult, reason: str, by: str, worker: Worker | None = No
             note=note,
         )
     (log.error if give_up else log.warning)("%s (task %s, %s)", note, task.pk, task.task_path)
+    if not give_up:
+        task_recovered.send(sender=DBTaskResult, task=task, reason=reason, worker_id=owner)
     return True
 
 
@@ -160,7 +167,7 @@ def requeue_abandoned(by: str, lease: timedelta) -> int:
     workers = {w.worker_id: w for w in Worker.objects.exclude(state=WorkerState.STOPPED)}
     recovered = 0
     running = DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING, started_at__lt=cutoff)
-    for task in running.only("id", "task_path", "worker_ids", "started_at"):
+    for task in running.only("id", "task_path", "args_kwargs", "worker_ids", "started_at"):
         owner = workers.get((task.worker_ids or [""])[-1])
         if owner is not None and owner.state == WorkerState.RUNNING:
             continue
