@@ -431,7 +431,8 @@ def _keep_mask(lines: list[Line], forward: bool = False) -> list[bool]:
     answered = [r for r in runs if own_text(r[1], end)]
     trailing = [r for r in runs if not own_text(r[1], end)]
     if (
-        runs[-1] not in trailing
+        runs
+        and runs[-1] not in trailing
         and own_text(0, runs[-1][0])
         and _only_signature(lines, runs[-1][1], end)
     ):

@@ -235,3 +235,11 @@ def test_html_never_raises_never_empties(pieces):
     reply, html = extract(visible, markup)
     if visible.strip():
         assert reply.strip()
+
+
+def test_forward_in_a_quote_element_stays():
+    """A client that puts the forwarded message in its quote element: it is the request."""
+    forwarded = '<div class="gmail_quote">---------- Forwarded message ---------<br>From: a</div>'
+    for before in ("", "<p>Please look</p>"):
+        text, html = extract("", before + forwarded)
+        assert "Forwarded message" in text and "Forwarded message" in html
