@@ -276,6 +276,15 @@ HELPLINE_WEBHOOK_TIMEOUT = env_float("HELPLINE_WEBHOOK_TIMEOUT", 10.0)
 HELPLINE_WEBHOOK_RETRY_SECONDS = env_float("HELPLINE_WEBHOOK_RETRY_SECONDS", 30.0)
 HELPLINE_WEBHOOK_DISABLE_AFTER = env_int("HELPLINE_WEBHOOK_DISABLE_AFTER", 15, minimum=1)
 
+# The outbox every mail goes through (helpline/tickets/delivery.py): the first retry's delay in
+# seconds, doubling after each failed attempt up to RETRY_MAX; MAX_ATTEMPTS before a mail is
+# marked failed; and the lease: how long a worker has to send a mail it claimed before another
+# worker may (a mail queued that long ago and never tried is swept as well).
+HELPLINE_MAIL_RETRY_SECONDS = env_float("HELPLINE_MAIL_RETRY_SECONDS", 60.0, minimum=0.01)
+HELPLINE_MAIL_RETRY_MAX_SECONDS = env_float("HELPLINE_MAIL_RETRY_MAX_SECONDS", 3600.0, minimum=0.01)
+HELPLINE_MAIL_MAX_ATTEMPTS = env_int("HELPLINE_MAIL_MAX_ATTEMPTS", 10, minimum=1)
+HELPLINE_MAIL_LEASE_SECONDS = env_float("HELPLINE_MAIL_LEASE_SECONDS", 600.0, minimum=0.01)
+
 # Lifecycle settings.
 HELPLINE_PENDING_AUTO_CLOSE_DAYS = env_int("HELPLINE_PENDING_AUTO_CLOSE_DAYS", 14)
 HELPLINE_RESOLVED_AUTO_CLOSE_DAYS = env_int("HELPLINE_RESOLVED_AUTO_CLOSE_DAYS", 7)

@@ -463,6 +463,19 @@ class NotificationKind(models.TextChoices):
     DUE_REMINDER = "due_reminder", "Due time approaching (assignee)"
 
 
+class ComposedKind(models.TextChoices):
+    """Mail composed when queued (subject and body stored on the row), sent by the same outbox
+    as the ticket notifications; kept apart from NotificationKind, whose kinds have templates."""
+
+    SURVEY = "survey", "Satisfaction survey (requester)"
+    LOW_RATING = "low_rating", "Low satisfaction rating (manager)"
+    PASSWORD_RESET = "password_reset", "Password reset link"
+    REGISTER_CONFIRM = "register_confirm", "Registration: confirm the address"
+    REGISTER_EXISTS = "register_exists", "Registration tried with a known address"
+    GUEST_LINK = "guest_link", "Link to a ticket (guest)"
+    WEBHOOK_DISABLED = "webhook_disabled", "Webhook disabled (owner)"
+
+
 class DeliveryState(models.TextChoices):
     QUEUED = "queued", "Queued"
     SENT = "sent", "Sent"
@@ -471,10 +484,21 @@ class DeliveryState(models.TextChoices):
 
 
 class Notification(models.Model):
-    """The outbox: written in the action's transaction, delivered by a task after commit."""
+    """The outbox of every mail the help desk sends: written in the transaction that decides to
+    send, claimed with a lease, sent and retried by tickets.delivery (README "One outbox").
 
-    kind = models.CharField(max_length=30, choices=NotificationKind.choices)
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="notifications")
+    Ticket notifications are rendered from their templates when sent; other mail (surveys,
+    password resets, registration, guest links, webhook notices) is composed when queued and
+    stored in subject/body_text/body_html. The Message-ID is fixed on the row before the first
+    attempt, so a resend after an unknown outcome carries the same one.
+    """
+
+    kind = models.CharField(
+        max_length=30, choices=[*NotificationKind.choices, *ComposedKind.choices]
+    )
+    ticket = models.ForeignKey(
+        Ticket, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
     entry = models.ForeignKey(ThreadEntry, null=True, blank=True, on_delete=models.SET_NULL)
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -488,6 +512,13 @@ class Notification(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     message_id = models.CharField(max_length=255, blank=True)
+    # Not before: the lease of the worker sending it, then the backoff after a failed attempt.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    subject = models.CharField(max_length=255, blank=True)
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
+    from_email = models.CharField(max_length=255, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
 
     class Meta:
         indexes = [

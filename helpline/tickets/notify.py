@@ -1,4 +1,9 @@
-"""The notification outbox: actions queue rows in their transaction; a task sends after commit."""
+"""The outbox's front door: every mail is a row written in the transaction that decides to send
+it; a task sends it after commit (tickets.delivery claims, sends, retries and sweeps).
+
+`queue` writes ticket notifications (rendered from their templates when sent); `queue_mail`
+writes any other mail, composed now: surveys, password resets, registration, guest links.
+"""
 
 from collections.abc import Iterable
 
@@ -14,6 +19,7 @@ from helpline.tickets.models import (
     ThreadEntry,
     Ticket,
 )
+from helpline.tickets.text import header_text
 
 
 def requester_side(ticket: Ticket) -> list[User]:
@@ -98,6 +104,41 @@ def queue(
         # task could not be queued is picked up by the retry sweep (delivery.retry_due).
         transaction.on_commit(lambda: _enqueue(ids), robust=True)
     return created
+
+
+def queue_mail(
+    kind: str,
+    email: str,
+    subject: str,
+    body_text: str,
+    *,
+    body_html: str = "",
+    ticket: Ticket | None = None,
+    recipient: User | None = None,
+    from_email: str = "",
+    headers: dict[str, str] | None = None,
+) -> Notification | None:
+    """Write one composed mail (a ComposedKind) to the outbox and send it after commit.
+
+    Returns the row, or None when there is no address to send to. The Message-ID is the
+    outbox's (fixed before the first attempt); `headers` may not set it.
+    """
+    if not email:
+        return None
+    extra = {k: v for k, v in (headers or {}).items() if k.lower() != "message-id"}
+    row = Notification.objects.create(
+        kind=kind,
+        ticket=ticket,
+        recipient=recipient,
+        email=email,
+        subject=header_text(subject)[:250],
+        body_text=body_text,
+        body_html=body_html,
+        from_email=from_email,
+        headers=extra,
+    )
+    transaction.on_commit(lambda: _enqueue([row.pk]), robust=True)
+    return row
 
 
 def _enqueue(ids: list[int]) -> None:
