@@ -10,6 +10,9 @@ the address receives differs:
 The held-back password is stored as an unusable password (Django's "!" prefix) so that it cannot
 sign in before the address is confirmed, without a table or migration of its own. The link's
 token hashes the stored password, so it works once.
+
+Both mails are written to the outbox in the registration's transaction (tickets.notify), so an
+SMTP outage delays them instead of losing them.
 """
 
 import logging
@@ -18,7 +21,6 @@ from django.conf import settings
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, make_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -27,6 +29,8 @@ from django.utils.http import urlencode, urlsafe_base64_decode, urlsafe_base64_e
 
 from helpline.accounts.models import User
 from helpline.accounts.people import get_or_create_requester
+from helpline.tickets import notify
+from helpline.tickets.models import ComposedKind
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +63,9 @@ def register(email: str, name: str, password: str) -> None:
         if created:
             user.password = pending
             user.save(update_fields=["password"])
-            transaction.on_commit(lambda: _send_confirmation(user), robust=True)
+            _send_confirmation(user)
         elif user.is_active:
-            transaction.on_commit(lambda: _send_already_registered(user), robust=True)
+            _send_already_registered(user)
 
 
 def is_pending(user: User) -> bool:
@@ -93,7 +97,7 @@ def confirmation_path(user: User) -> str:
     return f"{reverse('portal:register')}?{query}"
 
 
-def _mail(user: User, subject: str, template: str, context: dict) -> None:
+def _mail(user: User, kind: str, subject: str, template: str, context: dict) -> None:
     context = {
         "user": user,
         "email": user.email,
@@ -102,12 +106,13 @@ def _mail(user: User, subject: str, template: str, context: dict) -> None:
         **context,
     }
     body = render_to_string(template, context)
-    send_mail(subject, body.strip() + "\n", settings.DEFAULT_FROM_EMAIL, [user.email])
+    notify.queue_mail(kind, user.email, subject, body.strip() + "\n", recipient=user)
 
 
 def _send_confirmation(user: User) -> None:
     _mail(
         user,
+        ComposedKind.REGISTER_CONFIRM,
         "Finish creating your account",
         "emails/register_confirm.txt",
         {"url": settings.SITE_URL + confirmation_path(user)},
@@ -117,6 +122,7 @@ def _send_confirmation(user: User) -> None:
 def _send_already_registered(user: User) -> None:
     _mail(
         user,
+        ComposedKind.REGISTER_EXISTS,
         "Someone tried to register with your address",
         "emails/register_exists.txt",
         {

@@ -15,7 +15,14 @@ with `verify_signature` (or its few lines in any language) and reject old timest
 
 A webhook only hears about tickets its owner may see; internal notes only if the owner works the
 ticket as an agent. Failed attempts are retried with exponential backoff; after
-HELPLINE_WEBHOOK_DISABLE_AFTER failures in a row the webhook is disabled and its owner emailed.
+HELPLINE_WEBHOOK_DISABLE_AFTER failures in a row the webhook is disabled and its owner emailed
+(through the mail outbox).
+
+Each attempt first claims its delivery (a conditional UPDATE on the attempt count, which also
+sets `next_attempt_at` to the end of a LEASE), so two tasks for one delivery never POST it at
+once. The scheduler's `retry_webhooks` job (`retry_due`) enqueues deliveries whose retry time or
+lease has passed, and those whose first task never ran: a worker killed mid-POST, or a task lost
+before it ran, delays a delivery but does not drop it.
 
 Only public addresses receive webhooks, plus HELPLINE_WEBHOOK_ALLOWED_NETWORKS (helpline.api.ssrf):
 the host is resolved once per attempt and the connection made to the addresses checked. A refused
@@ -35,19 +42,21 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from helpline.api import present, ssrf
 from helpline.api.models import DeliveryState, Webhook, WebhookDelivery, WebhookEvent
-from helpline.tickets import access
-from helpline.tickets.models import EventKind, ThreadEntry
+from helpline.tickets import access, notify
+from helpline.tickets.models import ComposedKind, EventKind, ThreadEntry
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
+# How long an attempt may take before the sweep may try the delivery again (a worker that died
+# mid-attempt); well above HELPLINE_WEBHOOK_TIMEOUT.
+LEASE = timedelta(minutes=5)
 SIGNATURE_TOLERANCE = 300  # seconds a receiver should accept a signature for
 
 EVENT_NAMES = {
@@ -209,9 +218,14 @@ def schedule(delivery: WebhookDelivery, run_after=None) -> bool:
 
 
 def retry_due(now=None) -> int:
-    """Enqueue deliveries waiting to retry whose time has come (for backends without run_after)."""
+    """Enqueue deliveries whose retry time or lease has passed, and those whose first task
+    never ran (for backends without run_after, and after a lost worker)."""
     now = now or timezone.now()
-    due = WebhookDelivery.objects.filter(state=DeliveryState.RETRYING, next_attempt_at__lte=now)
+    waiting = [DeliveryState.PENDING, DeliveryState.RETRYING]
+    due = WebhookDelivery.objects.filter(
+        Q(state__in=waiting, next_attempt_at__lte=now)
+        | Q(state=DeliveryState.PENDING, next_attempt_at__isnull=True, created_at__lte=now - LEASE)
+    )
     count = 0
     for delivery in due[:500]:
         schedule(delivery)
@@ -307,6 +321,8 @@ def attempt(delivery_id: str) -> str:
         delivery.error = "The webhook is disabled."
         delivery.save(update_fields=["state", "error"])
         return delivery.state
+    if not _claim(delivery):
+        return "claimed"  # Another task is on this attempt, or made it already.
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
     headers = {
         "Content-Type": "application/json",
@@ -318,7 +334,6 @@ def attempt(delivery_id: str) -> str:
     started = time.monotonic()
     code, text, error = post(hook.url, body, headers)
     now = timezone.now()
-    delivery.attempts += 1
     delivery.last_attempt_at = now
     delivery.duration_ms = int((time.monotonic() - started) * 1000)
     delivery.response_code, delivery.response_body, delivery.error = code, text, error
@@ -334,6 +349,20 @@ def attempt(delivery_id: str) -> str:
     if delivery.state == DeliveryState.RETRYING:
         schedule(delivery, run_after=delivery.next_attempt_at)
     return delivery.state
+
+
+def _claim(delivery: WebhookDelivery) -> bool:
+    """Take this attempt: count it and lease the delivery, unless another task did first."""
+    lease_end = timezone.now() + LEASE
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery.pk,
+        state__in=[DeliveryState.PENDING, DeliveryState.RETRYING],
+        attempts=delivery.attempts,
+    ).update(attempts=F("attempts") + 1, next_attempt_at=lease_end)
+    if claimed:
+        delivery.attempts += 1
+        delivery.next_attempt_at = lease_end
+    return bool(claimed)
 
 
 def _failed(delivery: WebhookDelivery, hook: Webhook, now) -> None:
@@ -357,14 +386,12 @@ def disable(hook: Webhook, reason: str) -> None:
     )
     if not updated or not hook.owner.email:
         return
-    try:
-        send_mail(
-            f"[{settings.HELPLINE_HELPDESK_NAME}] Webhook “{hook.name}” was disabled",
-            f"The webhook “{hook.name}” ({hook.url}) kept failing and has been disabled.\n\n"
-            f"Reason: {reason}\n\nFix the receiving end, then tick “active” again in the "
-            f"admin panel: {settings.SITE_URL}/admin/api/webhook/{hook.pk}/change/\n",
-            settings.DEFAULT_FROM_EMAIL,
-            [hook.owner.email],
-        )
-    except Exception:  # noqa: BLE001 - the webhook is disabled either way
-        log.exception("Telling the owner of webhook %s failed", hook.pk)
+    notify.queue_mail(
+        ComposedKind.WEBHOOK_DISABLED,
+        hook.owner.email,
+        f"[{settings.HELPLINE_HELPDESK_NAME}] Webhook “{hook.name}” was disabled",
+        f"The webhook “{hook.name}” ({hook.url}) kept failing and has been disabled.\n\n"
+        f"Reason: {reason}\n\nFix the receiving end, then tick “active” again in the "
+        f"admin panel: {settings.SITE_URL}/admin/api/webhook/{hook.pk}/change/\n",
+        recipient=hook.owner,
+    )

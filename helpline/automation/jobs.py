@@ -103,6 +103,12 @@ def retry_notifications() -> int:
     return retry_due()
 
 
+def retry_webhooks() -> int:
+    from helpline.api.webhooks import retry_due
+
+    return retry_due()
+
+
 def prune_job_runs(now=None) -> int:
     now = now or timezone.now()
     days = AutomationSettings.load().job_runs_days
@@ -120,7 +126,8 @@ DEFAULT_JOBS = (
     Job("remind_before_due", _minutes(5), remind_before_due, "Remind before a due time"),
     Job("close_pending", _minutes(60), close_pending, "Close tickets left pending"),
     Job("close_resolved", _minutes(60), close_resolved, "Close resolved tickets"),
-    Job("retry_notifications", _minutes(5), retry_notifications, "Retry failed notifications"),
+    Job("retry_notifications", _minutes(1), retry_notifications, "Send mail waiting to retry"),
+    Job("retry_webhooks", _minutes(1), retry_webhooks, "Retry webhook deliveries"),
     Job("expire_guest_links", _minutes(24 * 60), expire_guest_links, "Delete expired guest links"),
     Job("purge_failed_mail", _minutes(24 * 60), purge_failed_mail, "Delete old failed mail"),
     Job("prune_job_runs", _minutes(24 * 60), prune_job_runs, "Delete old scheduler runs"),

@@ -5,19 +5,23 @@ not a merge), once per ticket, if the department's settings say so. The link car
 survey id and needs no login. Opening a link never records anything: link scanners in mail
 systems follow every link in a message, so a rating given by GET would be cast by machines; the
 page shows the rating preselected and one button saves it (POST).
+
+The survey and the low-rating alert are written to the outbox (tickets.notify.queue_mail) in the
+transaction that creates them, so they are claimed, retried and swept like every other mail; a
+survey's `sent_at` is when its mail was handed to the outbox (the outbox row says when it left).
 """
 
 import logging
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from helpline.reports.models import CsatSurvey, SatisfactionSettings, survey_link
-from helpline.tickets.models import CLOSED_STATES, EventKind, Ticket
+from helpline.tickets import notify
+from helpline.tickets.models import CLOSED_STATES, ComposedKind, EventKind, Ticket
 from helpline.tickets.text import header_text
 
 log = logging.getLogger(__name__)
@@ -65,11 +69,9 @@ def start_survey(ticket: Ticket, now=None) -> CsatSurvey | None:
             survey = CsatSurvey.objects.create(
                 ticket=ticket, email=email, created_at=now or timezone.now()
             )
+            _queue_survey(survey)
     except IntegrityError:
         return None  # Resolved twice at once: the other one made the survey.
-    from helpline.reports.tasks import send_survey
-
-    transaction.on_commit(lambda: send_survey.enqueue(survey.pk))
     return survey
 
 
@@ -82,19 +84,16 @@ def _from_address(ticket: Ticket) -> str:
 
 
 def _headers(ticket: Ticket) -> dict[str, str]:
-    headers = {"X-Helpline-Ticket": ticket.number, "Auto-Submitted": "auto-generated"}
-    try:
-        from helpline.mail.threading import make_message_id
-
-        headers["Message-ID"] = make_message_id(ticket)
-    except ImportError:  # pragma: no cover
-        pass
-    headers["X-Auto-Response-Suppress"] = "All"
-    return headers
+    return {
+        "X-Helpline-Ticket": ticket.number,
+        "Auto-Submitted": "auto-generated",
+        "X-Auto-Response-Suppress": "All",
+    }
 
 
-def survey_message(survey: CsatSurvey) -> EmailMultiAlternatives:
-    """The survey email: one link per rating and the plain page link."""
+def survey_mail(survey: CsatSurvey) -> dict:
+    """The survey email (one link per rating and the plain page link) as queue_mail's
+    arguments."""
     ticket = survey.ticket
     context = {
         "survey": survey,
@@ -104,27 +103,40 @@ def survey_message(survey: CsatSurvey) -> EmailMultiAlternatives:
         "links": [(n, RATINGS[n], survey_link(survey, n)) for n in RATINGS],
         "page": survey_link(survey),
     }
-    message = EmailMultiAlternatives(
-        subject=header_text(f"[#{ticket.number}] How did we do? {ticket.subject}")[:250],
-        body=render_to_string("emails/survey.txt", context),
-        from_email=_from_address(ticket),
-        to=[survey.email],
-        headers=_headers(ticket),
+    return {
+        "subject": header_text(f"[#{ticket.number}] How did we do? {ticket.subject}")[:250],
+        "body_text": render_to_string("emails/survey.txt", context),
+        "body_html": render_to_string("emails/survey.html", context),
+        "from_email": _from_address(ticket),
+        "headers": _headers(ticket),
+    }
+
+
+def _queue_survey(survey: CsatSurvey) -> None:
+    notify.queue_mail(
+        ComposedKind.SURVEY,
+        survey.email,
+        ticket=survey.ticket,
+        recipient=survey.ticket.requester,
+        **survey_mail(survey),
     )
-    message.attach_alternative(render_to_string("emails/survey.html", context), "text/html")
-    return message
+    survey.sent_at = timezone.now()
+    CsatSurvey.objects.filter(pk=survey.pk).update(sent_at=survey.sent_at)
 
 
 def send(survey_id: int) -> bool:
-    """Send a survey's email once (the task's body). True if it went out now."""
-    survey = CsatSurvey.objects.select_related("ticket__requester", "ticket__department").filter(
-        pk=survey_id, sent_at__isnull=True
-    )
-    survey = survey.first()
-    if survey is None:
-        return False
-    survey_message(survey).send()
-    CsatSurvey.objects.filter(pk=survey.pk).update(sent_at=timezone.now())
+    """Hand a survey's email to the outbox once (the task of surveys made before the outbox
+    took them). True if it was queued now."""
+    with transaction.atomic():
+        survey = (
+            CsatSurvey.objects.select_for_update()
+            .select_related("ticket__requester", "ticket__department")
+            .filter(pk=survey_id, sent_at__isnull=True)
+            .first()
+        )
+        if survey is None:
+            return False
+        _queue_survey(survey)
     return True
 
 
@@ -164,9 +176,7 @@ def answer(survey: CsatSurvey, rating, comment: str = "", now=None) -> CsatSurve
             locked.manager_notified_at = now
         locked.save()
         if alert:
-            from helpline.reports.tasks import notify_low_rating
-
-            transaction.on_commit(lambda: notify_low_rating.enqueue(locked.pk))
+            _queue_low_rating(locked)
     for name in ("rating", "comment", "responded_at", "updated_at", "manager_notified_at"):
         setattr(survey, name, getattr(locked, name))
     return survey
@@ -180,10 +190,16 @@ def _manager_wants(survey: CsatSurvey) -> bool:
 
 
 def notify_manager(survey_id: int) -> bool:
-    """Email the department manager about a low rating. True if a message went out."""
+    """Queue the low-rating alert to the department manager (the task of alerts decided before
+    the outbox took them). True if a mail was queued."""
+    survey = CsatSurvey.objects.filter(pk=survey_id).first()
+    return survey is not None and _queue_low_rating(survey)
+
+
+def _queue_low_rating(survey: CsatSurvey) -> bool:
     survey = (
         CsatSurvey.objects.select_related("ticket__department__manager", "ticket__requester")
-        .filter(pk=survey_id)
+        .filter(pk=survey.pk)
         .first()
     )
     if survey is None or survey.rating is None:
@@ -199,13 +215,14 @@ def notify_manager(survey_id: int) -> bool:
         "rating_label": RATINGS[survey.rating],
         "staff_url": f"{settings.SITE_URL}/staff/tickets/{ticket.number}/",
     }
-    EmailMultiAlternatives(
-        subject=header_text(
-            f"[#{ticket.number}] Low satisfaction rating ({survey.rating}/5): {ticket.subject}"
-        )[:250],
-        body=render_to_string("emails/low_rating.txt", context),
+    notify.queue_mail(
+        ComposedKind.LOW_RATING,
+        manager.email,
+        f"[#{ticket.number}] Low satisfaction rating ({survey.rating}/5): {ticket.subject}",
+        render_to_string("emails/low_rating.txt", context),
+        ticket=ticket,
+        recipient=manager,
         from_email=_from_address(ticket),
-        to=[manager.email],
         headers={"X-Helpline-Ticket": ticket.number, "Auto-Submitted": "auto-generated"},
-    ).send()
+    )
     return True

@@ -3,13 +3,14 @@
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.template import loader
 from django.urls import reverse
 
 from helpline.accounts.models import Agent, User
 from helpline.tickets import fields as custom_fields
-from helpline.tickets import uploads
+from helpline.tickets import notify, uploads
 from helpline.tickets.actions import SUBJECT_MAX
-from helpline.tickets.models import HelpTopic
+from helpline.tickets.models import ComposedKind, HelpTopic
 
 NAME_MAX = 150
 PHONE_MAX = 40
@@ -246,3 +247,29 @@ class ClaimingPasswordResetForm(PasswordResetForm):
         if user.is_staff or user.is_superuser:
             return False
         return not Agent.objects.filter(user=user).exists()
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ):
+        """Write the reset mail to the outbox (retried through an SMTP outage) instead of
+        sending it from the request, where a failure was only logged."""
+        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
+        body = loader.render_to_string(email_template_name, context)
+        html = ""
+        if html_email_template_name is not None:
+            html = loader.render_to_string(html_email_template_name, context)
+        notify.queue_mail(
+            ComposedKind.PASSWORD_RESET,
+            to_email,
+            subject,
+            body,
+            body_html=html,
+            recipient=context.get("user"),
+            from_email=from_email or "",
+        )

@@ -1,7 +1,8 @@
 """Guest links: a requester without an account opens one ticket through a signed link.
 
 A link carries a random token; only its SHA-256 is stored (GuestAccess.token_hash), so a copy of
-the database holds no working links. A link opens one ticket, expires
+the database holds no working links (the outbox keeps the link's mail only until it is sent or
+given up: tickets.delivery.SECRET_KINDS). A link opens one ticket, expires
 (settings.HELPLINE_GUEST_LINK_DAYS) and can be revoked. Visiting it puts the
 GuestAccess id in the session; every later request checks the row again, so a revoked or expired
 link stops working at once, even in a session that already used it.
@@ -12,14 +13,13 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from helpline.accounts.models import User
-from helpline.tickets import access
-from helpline.tickets.models import Collaborator, GuestAccess, Ticket
+from helpline.tickets import access, notify
+from helpline.tickets.models import Collaborator, ComposedKind, GuestAccess, Ticket
 
 SESSION_KEY = "helpline_guest_access"
 # A session keeps the most recent links only; older ones simply need the email again.
@@ -89,7 +89,7 @@ def link_path(token: str) -> str:
 
 
 def send_link(ticket: Ticket, email: str, token: str) -> None:
-    """Email the link to `email` with Django's mail API."""
+    """Email the link to `email` through the outbox (sent after commit, retried)."""
     context = {
         "ticket": ticket,
         "url": settings.SITE_URL + link_path(token),
@@ -98,7 +98,7 @@ def send_link(ticket: Ticket, email: str, token: str) -> None:
     }
     subject = f"[#{ticket.number}] Your link to the ticket"
     body = render_to_string("emails/guest_link.txt", context)
-    send_mail(subject, body.strip() + "\n", settings.DEFAULT_FROM_EMAIL, [email])
+    notify.queue_mail(ComposedKind.GUEST_LINK, email, subject, body.strip() + "\n", ticket=ticket)
 
 
 def remember(session, grant: GuestAccess) -> None:

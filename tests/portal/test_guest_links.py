@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.test import TestCase
 from django.utils import timezone
 
 from helpline.accounts.people import get_or_create_requester
@@ -27,7 +28,9 @@ def guest_ticket(jane_doe, open_ticket_for, org):
 
 def ask_for_link(client, email, number):
     mail.outbox.clear()
-    return client.post("/status/", {"email": email, "number": number}, follow=True)
+    # The link leaves through the outbox once the request's transaction commits.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post("/status/", {"email": email, "number": number}, follow=True)
 
 
 def link_from_mail() -> str:
