@@ -191,6 +191,13 @@ def _sqlite_file_names(dump: Path) -> list[str]:
     return [name for (name,) in rows if name]
 
 
+def _files_in_media_root() -> bool:
+    """Are attachments files under MEDIA_ROOT (not in object storage, HELPLINE_S3_BUCKET)?"""
+    from django.core.files.storage import FileSystemStorage, default_storage
+
+    return isinstance(default_storage, FileSystemStorage)  # the lazy object passes isinstance
+
+
 def _absent(names: list[str], media: Path) -> list[str]:
     """Those of NAMES (storage names, relative to the media root) that are not files in MEDIA."""
     return [name for name in names if not (media / name).is_file()]
@@ -224,9 +231,11 @@ def create_backup(path: Path | str) -> dict:
         # The counts come from the very snapshot that was dumped, so a restore can compare
         # them exactly even while the help desk keeps working during the backup.
         dumped_counts, names = _dump_database(dump)
+        external = not _files_in_media_root()
         _copy_media(Path(settings.MEDIA_ROOT), staging / MEDIA_DIR)
-        (staging / FILE_LIST).write_text("".join(f"{name}\n" for name in names))
-        missing = _absent(names, staging / MEDIA_DIR)
+        if not external:  # object storage is backed up by its own means (bucket versioning)
+            (staging / FILE_LIST).write_text("".join(f"{name}\n" for name in names))
+        missing = [] if external else _absent(names, staging / MEDIA_DIR)
         manifest = {
             "format": FORMAT_VERSION,
             "application": "helpline",
@@ -234,7 +243,8 @@ def create_backup(path: Path | str) -> dict:
             "database_file": dump.name,
             "created_at": timezone.now().isoformat(),
             "counts": dumped_counts,
-            "attachment_list": FILE_LIST,
+            "attachment_list": "" if external else FILE_LIST,
+            "attachments_in": "object storage" if external else MEDIA_DIR,
             "missing_files": len(missing),
             "missing_examples": missing[:SHOWN_MISSING],
         }
@@ -402,7 +412,7 @@ def check_backup(directory: Path, manifest: dict, *, allow_missing_files: bool =
         _check_sqlite_dump(dump)
     else:
         _run([_pg_tool("pg_restore"), "--list", str(dump)], "Reading the dump (pg_restore --list)")
-    listed = directory / manifest.get("attachment_list", FILE_LIST)
+    listed = directory / (manifest.get("attachment_list", FILE_LIST) or FILE_LIST)
     if not listed.is_file():
         return  # A backup from before file lists: the counts are checked after the restore.
     names = [n for n in listed.read_text().splitlines() if n]

@@ -245,6 +245,25 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
+# Attachments in S3-compatible object storage (django-storages) instead of MEDIA_ROOT: set the
+# bucket; credentials come from the usual AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the
+# instance's role). Objects stay private: downloads always pass Helpline's access check.
+HELPLINE_S3_BUCKET = os.environ.get("HELPLINE_S3_BUCKET", "")
+if HELPLINE_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": HELPLINE_S3_BUCKET,
+            "endpoint_url": os.environ.get("HELPLINE_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("HELPLINE_S3_REGION") or None,
+            "location": os.environ.get("HELPLINE_S3_PREFIX", ""),
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+
+
 # Uploads: per-file and per-message limits (bytes / count), shown on forms.
 HELPLINE_MAX_ATTACHMENT_BYTES = env_int("HELPLINE_MAX_ATTACHMENT_BYTES", 10 * 2**20)
 HELPLINE_MAX_ATTACHMENTS = env_int("HELPLINE_MAX_ATTACHMENTS", 5)

@@ -22,6 +22,13 @@ from django.core.files.base import ContentFile
 from django.core.mail import mail_admins
 from django.db import transaction
 
+try:  # object storage (HELPLINE_S3_BUCKET) fails with botocore's errors, not OSError
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    STORAGE_ERRORS: tuple[type[Exception], ...] = (OSError, BotoCoreError, ClientError)
+except ImportError:  # pragma: no cover - botocore is a dependency
+    STORAGE_ERRORS = (OSError,)
+
 log = logging.getLogger(__name__)
 ALERT_EVERY_SECONDS = 3600
 _last_alert = {"at": -ALERT_EVERY_SECONDS}
@@ -57,7 +64,7 @@ def save_file(field_file, name: str, content: bytes) -> None:
     remove_rolled_back()
     try:
         field_file.save(name, ContentFile(content), save=False)
-    except OSError as exc:
+    except STORAGE_ERRORS as exc:
         raise storage_failed(exc) from exc
     written = _Written(field_file.name, field_file.storage, None)
     written.marker = lambda: written.committed.append(True)
@@ -98,13 +105,13 @@ def remove_rolled_back(**kwargs) -> int:
 def _delete(item: _Written) -> None:
     try:
         item.storage.delete(item.name)
-    except OSError as exc:  # the same failing storage: the orphan sweep tries again later
+    except STORAGE_ERRORS as exc:  # the same failing storage: logged for the operator
         log.warning("Could not remove %s after a rollback: %s", item.name, exc)
 
 
-def storage_failed(exc: OSError) -> StorageUnavailable:
+def storage_failed(exc: Exception) -> StorageUnavailable:
     """The error to raise for a refused write; logs it and alerts the administrators."""
-    reason = f"Attachments cannot be stored right now: {exc.strerror or exc}"
+    reason = f"Attachments cannot be stored right now: {getattr(exc, 'strerror', None) or exc}"
     log.error("%s (%s)", reason, exc)
     # Not through the database: the transaction this error ends is about to roll back.
     now = time.monotonic()
