@@ -208,6 +208,26 @@ def clock(monkeypatch) -> Clock:
 
 
 @pytest.fixture
+def ticket_form(org):
+    """Valid "Open a new ticket" form data; keyword arguments override fields."""
+
+    def make(**overrides):
+        data = {
+            "name": "Jane Doe",
+            "email": "jane.doe@example.org",
+            "phone": "",
+            "help_topic": org.topic("General Inquiry").pk,
+            "subject": "Mobile/online banking system down",
+            "message": "Nothing loads since this morning.",
+            "website": "",
+        }
+        data.update(overrides)
+        return data
+
+    return make
+
+
+@pytest.fixture
 def support_ticket(org, karen):
     """Scenario 1's outage ticket: Support, General Inquiry (Sev-C), opened by Karen."""
     return actions.open_ticket(

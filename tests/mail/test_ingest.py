@@ -21,21 +21,9 @@ from helpline.mail.models import (
 from helpline.mail.threading import make_message_id, ticket_id_from_token
 from helpline.tickets import actions
 from helpline.tickets.models import EntryKind, EventKind, Notification, State, Ticket
+from tests.mail.messages import raw
 
 pytestmark = pytest.mark.django_db
-
-
-def raw(
-    sender="Karen Miller <karen@example.com>",
-    subject="Printer broken",
-    body="The printer is broken.",
-    message_id="<m1@example.com>",
-    extra="",
-):
-    head = f"From: {sender}\r\nTo: help@helpline.example\r\nSubject: {subject}\r\n"
-    if message_id:
-        head += f"Message-ID: {message_id}\r\n"
-    return f"{head}{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n".encode()
 
 
 @pytest.fixture

@@ -11,23 +11,9 @@ from helpline.mail.ingest import ingest
 from helpline.mail.models import Folder, HeldMail, Mailbox, Outcome, ReceivedMail, Review
 from helpline.mail.parse import msgids, normalise_msgid, parse_message
 from helpline.tickets.models import Notification, NotificationKind, Ticket
+from tests.mail.messages import raw
 
 pytestmark = pytest.mark.django_db
-
-
-def raw(
-    sender="Karen Miller <karen@example.com>",
-    subject="Printer broken",
-    body="The printer is broken.",
-    message_id="<m1@example.com>",
-    head="",
-    extra="",
-):
-    text = f"{head}From: {sender}\r\nTo: help@helpline.example\r\nSubject: {subject}\r\n"
-    if message_id:
-        text += f"Message-ID: {message_id}\r\n"
-    text += f"{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
-    return text.encode()
 
 
 SPAM = "X-Spam-Flag: YES\r\nReceived: from mx.example by mx.helpline.example; Tue, 3 Mar 2026\r\n"

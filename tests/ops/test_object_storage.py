@@ -109,7 +109,9 @@ def test_a_rolled_back_upload_leaves_no_object(bucket, support_ticket, karen):
     assert keys(bucket) == [] and not Attachment.objects.exists()
 
 
-def test_an_unreachable_object_store_is_a_503_and_nothing_is_saved(client, org, settings, bucket):
+def test_an_unreachable_object_store_is_a_503_and_nothing_is_saved(
+    client, ticket_form, settings, bucket
+):
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
@@ -117,16 +119,8 @@ def test_an_unreachable_object_store_is_a_503_and_nothing_is_saved(client, org, 
             "OPTIONS": _options(f"http://127.0.0.1:{_free_port()}"),  # nobody listens there
         },
     }
-    form = {
-        "name": "Jane Doe",
-        "email": "jane.doe@example.org",
-        "phone": "",
-        "help_topic": org.topic("General Inquiry").pk,
-        "subject": "Printer",
-        "message": "It jams.",
-        "website": "",
-        "attachments": [SimpleUploadedFile("log.txt", b"error 42", content_type="text/plain")],
-    }
+    log = SimpleUploadedFile("log.txt", b"error 42", content_type="text/plain")
+    form = ticket_form(subject="Printer", attachments=[log])
     response = client.post("/tickets/new/", form)
     assert response.status_code == 503
     assert "Attachments cannot be stored right now" in response.content.decode()

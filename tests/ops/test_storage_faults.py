@@ -94,18 +94,10 @@ def test_a_mail_whose_transaction_fails_late_leaves_no_file(settings, mailbox, k
     assert stored_files(settings) == []
 
 
-def test_full_disk_on_the_portal_is_a_503_with_the_reason(client, org, settings, disk_full):
+def test_full_disk_on_the_portal_is_a_503_with_the_reason(client, ticket_form, settings, disk_full):
     settings.ADMINS = [("Ops", "ops@helpline.example")]
-    form = {
-        "name": "Jane Doe",
-        "email": "jane.doe@example.org",
-        "phone": "",
-        "help_topic": org.topic("General Inquiry").pk,
-        "subject": "Printer",
-        "message": "It jams.",
-        "website": "",
-        "attachments": [SimpleUploadedFile("log.txt", b"error 42", content_type="text/plain")],
-    }
+    log = SimpleUploadedFile("log.txt", b"error 42", content_type="text/plain")
+    form = ticket_form(subject="Printer", attachments=[log])
     response = client.post("/tickets/new/", form)
     assert response.status_code == 503 and response["Retry-After"] == "120"
     assert "No space left on device" in response.content.decode()

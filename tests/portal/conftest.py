@@ -25,23 +25,3 @@ def open_ticket_for(org):
         )
 
     return make
-
-
-@pytest.fixture
-def ticket_form(org):
-    """Valid "Open a new ticket" form data; keyword arguments override fields."""
-
-    def make(**overrides):
-        data = {
-            "name": "Jane Doe",
-            "email": "jane.doe@example.org",
-            "phone": "",
-            "help_topic": org.topic("General Inquiry").pk,
-            "subject": "Mobile/online banking system down",
-            "message": "Nothing loads since this morning.",
-            "website": "",
-        }
-        data.update(overrides)
-        return data
-
-    return make
