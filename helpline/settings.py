@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "helpline.reports",
     "helpline.search",
     "helpline.audit",
+    "helpline.workspace",
 ]
 
 MIDDLEWARE = [

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from helpline.accounts import security_views
-from helpline.tickets.views import staff, staff_account, staff_bulk
+from helpline.tickets.views import staff, staff_account, staff_bulk, staff_workspace
 from helpline.tickets.views.staff_ticket import ticket_urlpatterns
 
 app_name = "staff"
@@ -36,6 +36,9 @@ urlpatterns: list = [
     path("searches/<int:pk>/delete/", staff_bulk.delete_search, name="delete_search"),
     path("search/", staff.search, name="search"),
     path("bulk/", staff_bulk.bulk, name="bulk"),
+    path("pulse/", staff_workspace.pulse_view, name="pulse"),
+    path("live/sidebar/", staff_workspace.sidebar, name="live_sidebar"),
+    path("notifications/", staff_workspace.notification_list, name="notifications"),
 ]
 
 # The ticket page (staff:ticket, staff:new_ticket …) lives in its own module.

@@ -41,6 +41,7 @@ from tests.security_matrix.test_web_forms import (
     portal_expectation,
     staff_expectation,
 )
+from tests.security_matrix.test_workspace import WORKSPACE_ENDPOINTS
 
 pytestmark = pytest.mark.django_db
 
@@ -92,6 +93,7 @@ def matrix_site_routes(world: World) -> set[str]:
     urls = [_url(page, world, "support")[0] for page in PAGES]
     urls += [f"/staff/tickets/{number}/{form.action}/" for form in STAFF_FORMS]
     urls.append(f"/tickets/{number}/")  # the portal's reply form
+    urls += [f"/staff/tickets/{number}/{e.action}/" for e in WORKSPACE_ENDPOINTS]
     return {_route(url) for url in urls}
 
 

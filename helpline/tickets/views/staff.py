@@ -17,10 +17,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from helpline.accounts.models import Permission
 from helpline.tickets import access, queues
 from helpline.tickets.forms_staff_queue import BulkActionForm, QueueFilterForm, SaveSearchForm
 from helpline.tickets.models import SavedSearch
 from helpline.tickets.views.staff_ticket_common import denied_page, no_access_page, ticket_url
+from helpline.workspace import pulse, unread
 
 # The table's columns, in order; each sorts by the column of the same key in queues.SORT_COLUMNS.
 TABLE_COLUMNS = (
@@ -193,11 +195,23 @@ def render_queue(
     filters = form.clean_filters()
     sort = _sort_from(request, default_sort)
     tickets = selected.tickets(request.user, filters)
+    only_unread = request.GET.get("unread") == "1"
+    if only_unread:
+        tickets = unread.only_unread(tickets, request.user)
+    tickets = unread.annotate_rows(tickets, request.user)
     try:
         result = queues.page(tickets, sort, request.GET.get("after"))
     except queues.InvalidCursor as exc:
         messages.warning(request, f"{exc} Showing the first page.")
         result = queues.page(tickets, sort)
+    ids = [t.pk for t in result.tickets]
+    unread.read_rows(result.tickets, request)
+    for t in result.tickets:
+        t.can_claim = (
+            not t.is_closed
+            and t.assignee_id != request.user.pk
+            and access.can(request.user, Permission.ASSIGN, t)
+        )
     stored = queues.filters_to_json(filters)
     if selected.slug != "all":
         stored["queue"] = selected.slug
@@ -218,6 +232,9 @@ def render_queue(
         "query": query,
         "quick_query": query,
         "results_target": RESULTS_TARGET,
+        "only_unread": only_unread,
+        "pulse_token": pulse.issue(request.user, pulse.agent_scopes(request.user), ids),
+        "poll_seconds": pulse.POLL_SECONDS,
     }
     htmx = getattr(request, "htmx", None)
     if htmx and htmx.target == RESULTS_TARGET and not htmx.history_restore_request:

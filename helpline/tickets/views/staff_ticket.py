@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from helpline.tickets import access
 from helpline.tickets.views import staff_ticket_actions as ticket_actions
+from helpline.tickets.views import staff_workspace as shared
 from helpline.tickets.views.staff import agent_required
 from helpline.tickets.views.staff_ticket_new import (
     new_ticket,
@@ -51,5 +52,10 @@ ticket_urlpatterns = [
     ),
     path("tickets/<str:number>/merge/", ticket_actions.merge, name="ticket_merge"),
     path("tickets/<str:number>/delete/", ticket_actions.delete, name="ticket_delete"),
+    path("tickets/<str:number>/live/", shared.ticket_live, name="ticket_live"),
+    path("tickets/<str:number>/presence/", shared.presence, name="ticket_presence"),
+    path("tickets/<str:number>/draft/", shared.draft, name="ticket_draft"),
+    path("tickets/<str:number>/claim/", shared.claim, name="ticket_claim"),
+    path("tickets/<str:number>/watch/", shared.watch, name="ticket_watch"),
     path("requesters/lookup/", requester_lookup, name="requester_lookup"),
 ]

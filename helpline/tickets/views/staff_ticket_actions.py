@@ -36,6 +36,7 @@ from helpline.tickets.views.staff import agent_required
 from helpline.tickets.views.staff_ticket_common import ticket_url
 from helpline.tickets.views.staff_ticket_history import stamp
 from helpline.tickets.views.staff_ticket_page import render_ticket_page
+from helpline.workspace import actions as workspace
 
 # The page shows every form; each endpoint puts its own form back under its own name.
 FORM_NAMES = {
@@ -117,6 +118,12 @@ def _compose(request: HttpRequest, number: str, form_class, permission: Permissi
         return stale_page(request, number, form_class, what, **kwargs)
     files = data["attachments"]
     try:
+        # An @mention of an agent who cannot see the note refuses the note (text kept).
+        mentioned = (
+            []
+            if form_class is ReplyForm
+            else workspace.check_mentions(request.user, ticket, data["body"])
+        )
         if form_class is ReplyForm:
             entry = actions.reply(
                 request.user,
@@ -139,6 +146,9 @@ def _compose(request: HttpRequest, number: str, form_class, permission: Permissi
     except ValidationError as exc:
         add_action_errors(form, exc)
         return page_with(request, ticket, form, 400, tab=tab)
+    workspace.discard_draft(request.user, ticket, tab)
+    if mentioned:
+        workspace.notify_mentions(request.user, ticket, mentioned)
     if form_class is ReplyForm:
         text = f"Reply sent to {ticket.requester.display_name}."
         if data["status"] is not None:
@@ -290,12 +300,10 @@ def collaborators(request: HttpRequest, number: str) -> HttpResponse:
 
 def _remove_collaborator(request: HttpRequest, ticket: Ticket) -> HttpResponse:
     collaboration = None
-    raw = request.POST.get("remove", "")
-    if raw.isdigit():
+    pk = access.parse_id(request.POST.get("remove", ""))
+    if pk is not None:
         collaboration = (
-            Collaborator.objects.filter(ticket=ticket, user_id=int(raw))
-            .select_related("user")
-            .first()
+            Collaborator.objects.filter(ticket=ticket, user_id=pk).select_related("user").first()
         )
     if collaboration is None:
         messages.error(request, "That person is not a collaborator on this ticket.")

@@ -37,6 +37,8 @@ from helpline.tickets.views.staff_ticket_history import (
     stamp,
     time_left,
 )
+from helpline.workspace import pulse
+from helpline.workspace import views_support as workspace_page
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 OTHER_TICKETS_SHOWN = 5
@@ -162,6 +164,57 @@ def _other_tickets(user, ticket: Ticket):
     )
 
 
+def _live_marks(user, ticket: Ticket, thread: list[ThreadItem], as_agent: bool) -> dict:
+    """What the page's live updates start from: the last entry and event shown, and the pulse
+    token (only for those who work the ticket: a requester's view of it is not live)."""
+    entries = [item.entry.pk for item in thread if item.entry is not None]
+    events = [item.event_id for item in thread if item.event_id is not None]
+    return {
+        "after_entry": max(entries, default=0),
+        "after_event": max(events, default=0),
+        "token": pulse.issue(user, [pulse.ticket_key(ticket.pk)], [ticket.pk]) if as_agent else "",
+        "poll": pulse.POLL_SECONDS,
+        "heartbeat": pulse.PRESENCE_HEARTBEAT,
+    }
+
+
+def live_context(request: HttpRequest, ticket: Ticket) -> dict:
+    """The live fragment: thread items after the ones the page has, marked new; the header;
+    presence; a fresh token. Reading it marks the thread seen."""
+    user = request.user
+    now = timezone.now()
+    can = access.permissions(user, ticket)
+    as_agent = can[access.Access.SEE_NOTES]
+    after_entry = access.parse_id(request.GET.get("entry", "")) or 0
+    after_event = access.parse_id(request.GET.get("event", "")) or 0
+    thread = _thread(ticket, as_agent, now)
+    fresh = [
+        item
+        for item in thread
+        if (item.entry is not None and item.entry.pk > after_entry)
+        or (item.event_id is not None and item.event_id > after_event)
+    ]
+    if ticket.help_topic is not None:
+        prefetch_related_objects([ticket.help_topic], "fields")
+    colour = ticket.priority.colour if _COLOUR.match(ticket.priority.colour or "") else "#6b7280"
+    return {
+        "ticket": ticket,
+        "can": can,
+        "role": access.role_for(user, ticket),
+        "read_only": not can["anything"],
+        "fresh": fresh,
+        "shared": workspace_page.ticket_workspace(user, ticket, as_agent, now),
+        "live": _live_marks(user, ticket, thread, as_agent),
+        "due": _due_summary(ticket, now),
+        "first_response": _first_response_summary(ticket, now),
+        "created_ago": relative(ticket.created_at, now),
+        "updated_ago": relative(ticket.updated_at, now),
+        "priority_colour": colour,
+        "field_values": custom_fields.shown(ticket, requester_side=not as_agent),
+        "stamp_format": "D j M Y, H:i",
+    }
+
+
 def _page_context(
     request: HttpRequest, ticket: Ticket, tab: str | None, stale: str, stale_in: str, forms: dict
 ) -> dict:
@@ -179,6 +232,12 @@ def _page_context(
         # One query for the topic's custom fields, read by the header and the fields form.
         prefetch_related_objects([ticket.help_topic], "fields")
     page_forms = default_forms(ticket, can)
+    thread = _thread(ticket, as_agent, now)
+    shared = workspace_page.ticket_workspace(user, ticket, as_agent, now)
+    # A draft fills its empty box (a form sent back with the agent's input keeps that input).
+    for kind, form_name in (("reply", "reply_form"), ("note", "note_form")):
+        if shared.drafts.get(kind):
+            page_forms[form_name].initial["body"] = shared.drafts[kind]
     page_forms.update(forms)
     others = _other_tickets(user, ticket)
     colour = ticket.priority.colour if _COLOUR.match(ticket.priority.colour or "") else "#6b7280"
@@ -187,7 +246,9 @@ def _page_context(
         "can": can,
         "role": role,
         "read_only": not can["anything"],
-        "thread": _thread(ticket, as_agent, now),
+        "thread": thread,
+        "shared": shared,
+        "live": _live_marks(user, ticket, thread, as_agent),
         "show_history": show_history,
         "tab": tab,
         "stale": stale,
