@@ -31,6 +31,7 @@ from helpline.accounts.forms import (
     UserCreationForm,
 )
 from helpline.accounts.models import Agent, Department, DepartmentAccess, Role, Team, User
+from helpline.tickets.access import parse_id
 
 
 def _count(queryset, group_by: str) -> Coalesce:
@@ -208,10 +209,11 @@ class WorksInFilter(admin.SimpleListFilter):
         return [(str(d.pk), d.name) for d in Department.objects.only("pk", "name")]
 
     def queryset(self, request, queryset):
-        if not self.value() or not self.value().isdigit():
+        pk = parse_id(self.value())
+        if pk is None:
             return queryset
-        extra = DepartmentAccess.objects.filter(department_id=self.value()).values("agent_id")
-        return queryset.filter(Q(department_id=self.value()) | Q(pk__in=extra))
+        extra = DepartmentAccess.objects.filter(department_id=pk).values("agent_id")
+        return queryset.filter(Q(department_id=pk) | Q(pk__in=extra))
 
 
 @admin.register(Agent)

@@ -16,6 +16,8 @@ from urllib.parse import unquote_to_bytes
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from helpline.tickets.access import parse_id
+
 KNOWN_FIELDS = {
     "email",
     "name",
@@ -124,13 +126,12 @@ def _flag(value, name: str, default: bool = True) -> bool:
 def _id(value, name: str) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
+    if isinstance(value, str) and value.strip() and not value.strip().strip("0"):
+        return None  # "0": osTicket's "none chosen"
+    pk = parse_id(value)
+    if pk is None:
         raise BadPayload(f"{name}: expected a number.")
-    if isinstance(value, int) and 0 < value < 2**63:
-        return value
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 19:
-        return int(value.strip()) or None
-    raise BadPayload(f"{name}: expected a number.")
+    return pk
 
 
 def _message(request: IntakeRequest, value: str, content_type: str = "") -> None:

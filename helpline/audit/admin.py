@@ -11,6 +11,7 @@ from django.utils.text import capfirst
 from helpline.accounts.models import User
 from helpline.audit.models import SECRET_CHANGED, AuditEntry
 from helpline.audit.registry import AUDITED
+from helpline.tickets.access import parse_id
 
 # The actor filter lists administrators; anyone else is found with the search box.
 ACTOR_CHOICES_LIMIT = 100
@@ -32,8 +33,8 @@ class ActorFilter(admin.SimpleListFilter):
         value = self.value()
         if value == "none":
             return queryset.filter(actor__isnull=True)
-        if value and value.isdigit():
-            return queryset.filter(actor_id=int(value))
+        if parse_id(value) is not None:
+            return queryset.filter(actor_id=parse_id(value))
         return queryset
 
 

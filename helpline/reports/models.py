@@ -11,6 +11,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from helpline.tickets.access import parse_id
+
 SURVEY_SALT = "helpline.reports.csat"
 # A requester may answer for this long after the survey went out, and change the answer for
 # EDIT_DAYS after answering.
@@ -134,9 +136,9 @@ class CsatSurvey(models.Model):
             value = signing.Signer(salt=SURVEY_SALT).unsign(token)
         except signing.BadSignature:
             return None
-        if not value.isdigit():
+        pk = parse_id(value)
+        if pk is None:
             return None
-        pk = int(value)
         return cls.objects.select_related("ticket", "ticket__department").filter(pk=pk).first()
 
     @property

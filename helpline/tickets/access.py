@@ -282,6 +282,31 @@ def could_be_number(number) -> bool:
     return isinstance(number, str) and 0 < len(number) <= NUMBER_MAX_LENGTH and number.isprintable()
 
 
+# An id written in input has at most this many digits: every such number fits a 64-bit column.
+ID_MAX_DIGITS = 18
+ID_MAX = 2**63 - 1
+
+
+def parse_id(value) -> int | None:
+    """The positive id `value` spells, else None: the one reader of ids and numbers in input
+    (URLs, forms, the API, stored filters).
+
+    An int (not a bool) up to 2**63 - 1, or a string of 1 to 18 ASCII digits (spaces around it
+    allowed). `str.isdigit()` also takes "²" (which `int()` refuses: a 500) and "٣" (which
+    `int()` reads as 3), and `int()` takes "1_000" and "+1": none of them is an id here.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 < value <= ID_MAX else None
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if not (0 < len(value) <= ID_MAX_DIGITS and value.isascii() and value.isdigit()):
+        return None
+    return int(value) or None
+
+
 def _by_number(number) -> Ticket:
     if not could_be_number(number):
         raise TicketNotFound("No such ticket.")

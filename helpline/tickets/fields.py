@@ -16,6 +16,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.html import escape
 
+from helpline.tickets.access import parse_id
 from helpline.tickets.models import FieldKind, HelpTopic, HelpTopicField, Ticket
 
 FORM_PREFIX = "cf_"
@@ -89,11 +90,11 @@ def chosen_topic(form: forms.Form, field: str = "help_topic") -> HelpTopic | Non
     """The help topic picked on a form (posted, or preselected), before validation: its custom
     fields join the form. Anything not offered by the form's own choice field counts as none."""
     raw = form.data.get(field) if form.is_bound else form.initial.get(field)
-    raw = str(getattr(raw, "pk", raw) or "")
-    if not (raw.isascii() and raw.isdigit() and len(raw) < 10):
+    pk = parse_id(str(getattr(raw, "pk", raw) or ""))
+    if pk is None:
         return None
     topics = form.fields[field].queryset.prefetch_related("fields")
-    return topics.filter(pk=int(raw)).first()
+    return topics.filter(pk=pk).first()
 
 
 def add_topic_fields(form: forms.Form, url: str, *, requester_side: bool) -> list[str]:

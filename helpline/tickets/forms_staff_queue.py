@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 
 from helpline.accounts.models import Agent, Department, Team
 from helpline.tickets import queues
+from helpline.tickets.access import parse_id
 from helpline.tickets.models import HelpTopic, Priority, Source, State, Status
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})
@@ -63,7 +64,7 @@ class QueueFilterForm(forms.Form):
                 self.add_error(f"{field}_to", "The end date is before the start date.")
         assignee = data.get("assignee")
         if assignee and assignee not in ("me", "nobody"):
-            data["assignee"] = int(assignee)
+            data["assignee"] = parse_id(assignee)
         return data
 
     def clean_filters(self) -> dict[str, Any]:
@@ -142,11 +143,12 @@ class BulkActionForm(forms.Form):
         if action == "assign":
             data["agent"] = data["team"] = None
             kind, _, pk = (data.get("assign_to") or "").partition(":")
-            if kind == "agent":
+            pk = parse_id(pk)
+            if kind == "agent" and pk is not None:
                 agent = Agent.objects.filter(user_id=pk, is_active=True).select_related("user")
-                found = agent.first() if pk.isdigit() else None
+                found = agent.first()
                 data["agent"] = found.user if found else None
-            elif kind == "team" and pk.isdigit():
+            elif kind == "team" and pk is not None:
                 data["team"] = Team.objects.filter(pk=pk).first()
             if data["agent"] is None and data["team"] is None:
                 self.add_error("assign_to", "Choose an agent or a team to assign to.")

@@ -213,14 +213,14 @@ def filters_from_json(data: Any) -> dict[str, Any]:
         return {}
     clean: dict[str, Any] = {}
     for key in ID_FILTERS:
-        value = _positive_int(data.get(key))
+        value = access.parse_id(data.get(key))
         if value:
             clean[key] = value
     assignee = data.get("assignee")
     if assignee in ("me", "nobody"):
         clean["assignee"] = assignee
-    elif _positive_int(assignee):
-        clean["assignee"] = _positive_int(assignee)
+    elif access.parse_id(assignee):
+        clean["assignee"] = access.parse_id(assignee)
     choices = {
         "state": State.values,
         "source": Source.values,
@@ -249,14 +249,6 @@ def filters_to_json(filters: Mapping[str, Any]) -> dict[str, Any]:
             continue
         out[key] = value.isoformat() if isinstance(value, date) else value
     return out
-
-
-def _positive_int(value) -> int | None:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number < 2**63 else None
 
 
 # ---------------------------------------------------------------------------------------------

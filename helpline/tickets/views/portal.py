@@ -155,9 +155,9 @@ def new_ticket(request) -> HttpResponse:
                 return redirect("portal:ticket_opened")
     else:
         initial = {}
-        topic = request.GET.get("topic", "")
-        if topic.isascii() and topic.isdigit() and len(topic) < 10:
-            initial["help_topic"] = int(topic)
+        topic = access.parse_id(request.GET.get("topic", ""))
+        if topic is not None:
+            initial["help_topic"] = topic
         form = NewTicketForm(user=user, initial=initial)
     return page(request, "portal/new_ticket.html", {"form": form})
 
@@ -190,11 +190,7 @@ def _own_tickets(user):
 
 
 def _page_number(raw: str, pages: int) -> int:
-    try:
-        number = int(raw)
-    except (TypeError, ValueError):
-        number = 1
-    return min(max(number, 1), pages)
+    return min(access.parse_id(raw) or 1, pages)
 
 
 def my_tickets(request) -> HttpResponse:

@@ -118,8 +118,9 @@ def route_agents(request: HttpRequest, number: str) -> HttpResponse:
 
 def _department(raw: str | None, ticket: Ticket) -> Department:
     """The department chosen in the form (the ticket's when none or an unknown one is)."""
-    if raw and raw.isdigit() and len(raw) < 10 and int(raw) != ticket.department_id:
-        found = Department.objects.filter(pk=int(raw)).first()
+    pk = access.parse_id(raw)
+    if pk is not None and pk != ticket.department_id:
+        found = Department.objects.filter(pk=pk).first()
         if found is not None:
             return found
     return ticket.department
