@@ -1,7 +1,10 @@
 """Every error of /api/v1/ as JSON: {"detail": "...", "errors": {"field": ["message", ...]}}.
 
-400 bad request, 401 no or bad credentials, 403 not allowed, 404 no such thing (also a ticket the
-caller may not see), 409 stale update, 413 too large, 422 invalid fields, 429 rate limited.
+400 bad request (not JSON, not a JSON object, a page link not made by Helpline), 401 no or bad
+credentials, 403 not allowed, 404 no such thing (also a ticket the caller may not see, and an id
+or name in the input that names nothing: `errors` names the field), 409 stale update, 413 too
+large, 422 invalid fields (what the OpenAPI schema refuses, and what the help desk's rules refuse:
+an empty message, a custom field's value), 429 rate limited.
 """
 
 import json
@@ -17,6 +20,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 
 from helpline.api.auth import RateLimited
+from helpline.api.refs import UnknownReference
 from helpline.tickets.access import AccessDenied
 from helpline.tickets.actions import StaleTicket
 
@@ -32,11 +36,25 @@ class JsonParser(Parser):
 
     def parse_body(self, request: HttpRequest):
         try:
-            return json.loads(request.body)
+            data = json.loads(request.body)
         except UnicodeDecodeError:
             raise InvalidJson("The request body is not valid UTF-8.")
         except ValueError as exc:
             raise InvalidJson(f"The request body is not valid JSON: {exc}.")
+        # Every body of this API is an object: `null` is not "all defaults", nor is `[]`.
+        if not isinstance(data, dict):
+            raise InvalidJson(f"The request body must be a JSON object, not {_json_type(data)}.")
+        return data
+
+
+def _json_type(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return {str: "a string", list: "an array"}.get(type(value), "that")
 
 
 def error_body(detail: str, errors: dict[str, list[str]] | None = None) -> dict:
@@ -50,10 +68,24 @@ def field_errors(exc: DjangoValidationError) -> dict[str, list[str]]:
     return {"__all__": [str(m) for m in exc.messages]}
 
 
+# pydantic names the member of a union that refused a value ("priority.int"): not a field.
+_UNION_MEMBERS = {"bool", "int", "float", "str", "none", "constrained-str", "constrained-int"}
+
+
 def _location(loc) -> str:
-    # ("body", "payload", "subject") → "subject"; ("query", "limit") → "limit".
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "payload")]
-    return ".".join(parts) or "__all__"
+    # ("body", "payload", "subject") → "subject"; ("query", "limit") → "limit";
+    # ("body", "payload", "priority", "function-before[_integer(), constrained-int]") → "priority".
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts.pop(0)
+        if parts and parts[0] == "payload":
+            parts.pop(0)
+    kept: list[str] = []
+    for part in parts:
+        if "[" in part or (part in _UNION_MEMBERS and kept and kept[-1] != "fields"):
+            continue
+        kept.append(part)
+    return ".".join(kept) or "__all__"
 
 
 def _respond(api: NinjaAPI, request, status: int, detail: str, errors=None) -> HttpResponse:
@@ -72,6 +104,10 @@ def _invalid_action(api: NinjaAPI, request, exc: DjangoValidationError) -> HttpR
     errors = field_errors(exc)
     first = next(iter(errors.values()), ["Some fields are not valid."])[0]
     return _respond(api, request, 422, first, errors)
+
+
+def _unknown_reference(api: NinjaAPI, request, exc: UnknownReference) -> HttpResponse:
+    return _respond(api, request, 404, exc.message, {exc.field: [exc.message]})
 
 
 def _stale(api: NinjaAPI, request, exc: StaleTicket) -> HttpResponse:
@@ -126,6 +162,7 @@ def _unexpected(api: NinjaAPI, request, exc: Exception) -> HttpResponse:
 HANDLERS = (
     (NinjaValidationError, _invalid_input),
     (DjangoValidationError, _invalid_action),
+    (UnknownReference, _unknown_reference),
     (StaleTicket, _stale),
     (AccessDenied, _denied),
     (PermissionDenied, _forbidden),

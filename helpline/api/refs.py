@@ -1,34 +1,37 @@
-"""References in API input (an id or a name) → model objects, or a 422 naming the field."""
+"""References in API input (an id or a name) → model objects, or a 404 naming the field.
 
-from django.core.exceptions import ValidationError
+Any id or name is well-formed (the schema allows it); one that names nothing is "not found",
+like a ticket number that names none, not "invalid".
+"""
+
 from django.db.models import Model, Q
 
 from helpline.accounts.models import Department, Team, User
 from helpline.accounts.people import find_by_email
 from helpline.sla.models import SLAPlan
+from helpline.tickets.access import parse_id
 from helpline.tickets.models import HelpTopic, Priority, Status
 
-MAX_ID = 2**63 - 1
 
+class UnknownReference(Exception):
+    """`ref` in `field` names nothing: a 404 with {field: [message]}."""
 
-def _as_id(ref) -> int | None:
-    if isinstance(ref, int) and not isinstance(ref, bool):
-        return ref if 0 < ref <= MAX_ID else None
-    if isinstance(ref, str) and ref.strip().isdigit() and len(ref.strip()) < 19:
-        return int(ref.strip())
-    return None
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
 
 
 def resolve(model: type[Model], ref, field: str, *, name_field: str = "name"):
     """The object `ref` names: by id, or by `name_field` (case-insensitive)."""
     if ref is None:
         return None
-    pk = _as_id(ref)
+    pk = parse_id(ref)
     query = Q(pk=pk) if pk is not None else Q(**{f"{name_field}__iexact": str(ref).strip()})
     obj = model._default_manager.filter(query).first()
     if obj is None:
         label = model._meta.verbose_name
-        raise ValidationError({field: f"There is no {label} “{str(ref)[:80]}”."})
+        raise UnknownReference(field, f"There is no {label} “{str(ref)[:80]}”.")
     return obj
 
 
@@ -61,6 +64,6 @@ def user(ref, field: str) -> User | None:
     if isinstance(ref, str) and "@" in ref:
         found = find_by_email(ref)
         if found is None:
-            raise ValidationError({field: f"There is no user “{ref[:80]}”."})
+            raise UnknownReference(field, f"There is no user “{ref[:80]}”.")
         return found
     return resolve(User, ref, field, name_field="username")

@@ -6,7 +6,8 @@ through `access.visible_tickets` or `access.check` for the calling user.
 
 import base64
 import binascii
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -20,23 +21,32 @@ from helpline.api import present, refs
 from helpline.api.auth import require
 from helpline.api.models import Scope
 from helpline.api.schemas import (
+    CURSOR_MAX_LENGTH,
     AttachmentIn,
     Day,
     ErrorOut,
     Id,
+    Integer,
+    QueryFlag,
+    SourceName,
     Text,
     TicketDetailOut,
     TicketIn,
+    TicketNumber,
     TicketPageOut,
+    matching,
 )
 from helpline.tickets import access, actions, queues
 from helpline.tickets.access import Access
-from helpline.tickets.models import Attachment, EntryKind, Source, State
+from helpline.tickets.models import Attachment, EntryKind, State
 
 router = Router(tags=["tickets"])
 
+ASSIGNEE_PATTERN = r"^(?:me|nobody|[1-9][0-9]{0,17})$(?!\n)"
+# What queues.encode_cursor makes: Django's signing.dumps (base64url, "." and ":").
+CURSOR_PATTERN = r"^[A-Za-z0-9_.:-]+$(?!\n)"
 SORTS = tuple(k for key in queues.SORT_COLUMNS for k in (key, f"-{key}"))
-Number = Text
+Number = TicketNumber
 ERRORS = {code: ErrorOut for code in (400, 401, 403, 404, 413, 422, 429)}
 
 
@@ -45,20 +55,34 @@ class TicketFilters(Schema):
     status: Id | None = None
     department: Id | None = None
     team: Id | None = None
-    assignee: Text | None = Field(None, description="An agent's id, `me` or `nobody`.")
+    assignee: (
+        Annotated[
+            str,
+            Field(json_schema_extra={"pattern": ASSIGNEE_PATTERN}),
+            matching(ASSIGNEE_PATTERN, "Use an agent's id, `me` or `nobody`."),
+        ]
+        | None
+    ) = Field(None, description="An agent's id, `me` or `nobody`.")
     priority: Id | None = None
     help_topic: Id | None = None
-    source: Literal[tuple(Source.values)] | None = None  # type: ignore[valid-type]
-    overdue: bool | None = None
-    requester: Text | None = Field(None, max_length=254, description="A user id or email.")
+    source: SourceName | None = None
+    overdue: QueryFlag | None = None
+    requester: Annotated[Text, Field(min_length=1, max_length=254)] | None = Field(
+        None, description="A user id or email."
+    )
     created_from: Day | None = None
     created_to: Day | None = None
     updated_from: Day | None = None
     updated_to: Day | None = None
     q: Text | None = Field(None, max_length=200, description="Subject, number or email.")
     sort: Literal[SORTS] = "-updated"  # type: ignore[valid-type]
-    cursor: Text | None = Field(None, max_length=1000)
-    limit: int = Field(25, ge=1, le=100)
+    # Checked by list_tickets (a 400 saying why): the schema says what a cursor looks like.
+    cursor: str | None = Field(
+        None,
+        description="`next_cursor` from the previous page, as it was given.",
+        json_schema_extra={"maxLength": CURSOR_MAX_LENGTH, "pattern": CURSOR_PATTERN},
+    )
+    limit: Integer = Field(25, ge=1, le=100)
 
 
 def _clean_filters(f: TicketFilters) -> dict:
@@ -71,13 +95,8 @@ def _clean_filters(f: TicketFilters) -> dict:
         if getattr(f, key) is not None:
             clean[key] = getattr(f, key)
     if f.assignee:
-        value = f.assignee.strip()
-        if value in ("me", "nobody"):
-            clean["assignee"] = value
-        elif value.isdigit() and len(value) < 19:
-            clean["assignee"] = int(value)
-        else:
-            raise ValidationError({"assignee": "Use an agent's id, `me` or `nobody`."})
+        value = f.assignee
+        clean["assignee"] = value if value in ("me", "nobody") else access.parse_id(value)
     if f.overdue is not None:
         clean["due"] = "overdue" if f.overdue else "not_overdue"
     if f.q:
@@ -87,8 +106,9 @@ def _clean_filters(f: TicketFilters) -> dict:
 
 def _by_requester(qs, requester: str):
     value = requester.strip()
-    if value.isdigit() and len(value) < 19:
-        return qs.filter(requester_id=int(value))
+    pk = access.parse_id(value)
+    if pk is not None:
+        return qs.filter(requester_id=pk)
     return qs.filter(requester__email__iexact=value)
 
 
@@ -103,6 +123,7 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]):
     if filters.requester:
         qs = _by_requester(qs, filters.requester)
     qs = queues.apply_filters(qs, caller.user, _clean_filters(filters))
+    _check_cursor(filters.cursor)
     try:
         page = queues.page(qs, filters.sort, after=filters.cursor, size=filters.limit)
     except (queues.InvalidCursor, queues.UnknownSort) as exc:
@@ -111,6 +132,25 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]):
         "items": [present.ticket_summary(t) for t in page.tickets],
         "next_cursor": page.next_cursor,
     }
+
+
+def _check_cursor(cursor: str | None) -> None:
+    # Never from Helpline: every cursor it gives out is well below the maximum (about 1,700
+    # characters for the longest subject), so the whole URL stays within gunicorn's request line.
+    if cursor is None:
+        return
+    if len(cursor) > CURSOR_MAX_LENGTH:
+        raise HttpError(
+            400,
+            f"That page link is too long ({len(cursor)} characters; a cursor has at most "
+            f"{CURSOR_MAX_LENGTH}): pass `next_cursor` from the previous page as it was given.",
+        )
+    if not re.search(CURSOR_PATTERN, cursor):
+        raise HttpError(
+            400,
+            "That page link is not valid: pass `next_cursor` from the previous page as it was "
+            "given.",
+        )
 
 
 def ticket_number(number: str) -> str:
@@ -162,7 +202,7 @@ def create_ticket(request: HttpRequest, payload: TicketIn):
         if email and email.lower() != (user.email or "").lower():
             raise access.AccessDenied("Requesters can only open tickets for themselves.")
         if topic is not None and not topic.public:
-            raise ValidationError({"help_topic": f"There is no help topic “{topic}”."})
+            raise refs.UnknownReference("help_topic", f"There is no help topic “{topic}”.")
     with transaction.atomic():
         requester = user
         if is_agent and payload.requester_email:
@@ -176,7 +216,7 @@ def create_ticket(request: HttpRequest, payload: TicketIn):
             subject=payload.subject,
             body=payload.body,
             body_html=payload.body_html,
-            source=payload.source.strip().lower(),
+            source=payload.source,
             help_topic=topic,
             department=refs.department(payload.department),
             priority=refs.priority(payload.priority),

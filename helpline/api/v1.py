@@ -4,12 +4,27 @@ Authentication: `Authorization: Bearer <key>` (see `helpline apikey create`), or
 browser session with its CSRF token (the agent panel's own calls).
 """
 
+from django.conf import settings
 from ninja import NinjaAPI
 
 from helpline.api import directory, errors, tickets, work  # noqa: F401 - work adds routes
 from helpline.api.auth import KeyBearer, Session
 
-api = NinjaAPI(
+
+class HelplineAPI(NinjaAPI):
+    """The document also says the limits an administrator sets (read when it is served)."""
+
+    def get_openapi_schema(self, **kwargs):
+        schema = super().get_openapi_schema(**kwargs)
+        files = min(50, settings.HELPLINE_MAX_ATTACHMENTS)
+        for component in schema.get("components", {}).get("schemas", {}).values():
+            attachments = component.get("properties", {}).get("attachments")
+            if attachments is not None and attachments.get("type") == "array":
+                attachments["maxItems"] = files
+        return schema
+
+
+api = HelplineAPI(
     title="Helpline API",
     version="1",
     description=(

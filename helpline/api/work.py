@@ -7,7 +7,7 @@ written and the answer is 409.
 
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Status
+from ninja import Field, Query, Schema, Status
 
 from helpline.accounts.models import Permission
 from helpline.accounts.people import get_or_create_requester
@@ -25,6 +25,7 @@ from helpline.api.schemas import (
     ReleaseIn,
     ReplyIn,
     StatusIn,
+    Text,
     TicketOut,
     TicketPatch,
     TransferIn,
@@ -35,6 +36,12 @@ from helpline.tickets.models import Source, Ticket
 
 # The same router as tickets.py: PATCH /tickets/{number} must sit beside its GET.
 TAGS = ["working tickets"]
+
+
+class DeleteQuery(Schema):
+    reason: Text = Field("", max_length=500, description="Written to the audit log.")
+
+
 WRITE_ERRORS = {**ERRORS, 409: ERRORS[400]}
 
 
@@ -223,9 +230,9 @@ def merge(request: HttpRequest, number: Number, payload: MergeIn):
 
 
 @router.delete("/tickets/{number}", response={204: None, **WRITE_ERRORS}, tags=TAGS)
-def delete_ticket(request: HttpRequest, number: Number, reason: str = ""):
+def delete_ticket(request: HttpRequest, number: Number, query: Query[DeleteQuery]):
     """Delete the ticket for good (role permission "delete"); the audit log keeps a summary.
     `reason` (query parameter) is written there too."""
     user, ticket = _writable(request, number)
-    actions.delete_ticket(user, ticket, reason=reason.replace("\x00", "")[:500])
+    actions.delete_ticket(user, ticket, reason=query.reason)
     return Status(204, None)

@@ -31,12 +31,12 @@ def test_the_issues_scenario_through_patch_changes_nothing(api_as, john, greg, o
     assert Event.objects.filter(ticket=ticket).count() == events
 
 
-def test_an_unknown_reference_is_a_422_before_anything(john_api, karen, org):
+def test_an_unknown_reference_is_a_404_before_anything(john_api, karen, org):
     ticket = actions.open_ticket(karen, requester=karen, subject="Printer", body="Jams.")
     response = john_api.patch(
         f"/tickets/{ticket.number}", {"priority": "high", "sla_plan": "No such plan"}
     )
-    assert response.status_code == 422 and "sla_plan" in response.json()["errors"]
+    assert response.status_code == 404 and "sla_plan" in response.json()["errors"]
     assert Ticket.objects.get(pk=ticket.pk).version == ticket.version
 
 

@@ -1,8 +1,10 @@
 """Schemathesis against /api/v1/openapi.json, in process through the WSGI app.
 
-For every operation: generated valid and invalid inputs, with an agent's key. The API must never
-answer 5xx, and every answer must match the documented status codes, content type and schema.
-Bounded (a few examples per operation, derandomized) so it finishes well within a minute.
+For every operation: the schema's examples, its boundary values (coverage) and generated valid
+and invalid inputs, with an agent's key, under every check (as `--checks all`): never a 5xx;
+status codes, content types and bodies as documented; what the schema refuses is refused (4xx)
+and what it allows is accepted (2xx, or 404 for an id or name that names nothing). Bounded (a few
+generated examples per operation, derandomized) so that it is the same run every time.
 """
 
 import pytest
@@ -12,22 +14,10 @@ schemathesis = pytest.importorskip("schemathesis")
 from django.core import signals  # noqa: E402
 from django.db import close_old_connections  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.specs.openapi.checks import (  # noqa: E402
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.errors import FailureGroup  # noqa: E402
 
 from helpline.api.models import ApiKey  # noqa: E402
 from helpline.tickets import actions  # noqa: E402
-
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-]
 
 
 def _load_schema():
@@ -70,10 +60,27 @@ def agent_key(john, karen, org):
 
 @schema.parametrize()
 @settings(
-    max_examples=12,
+    max_examples=5,
     deadline=None,
     derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
 def test_api_never_fails_and_matches_its_schema(case, agent_key):
-    case.call_and_validate(headers={"Authorization": f"Bearer {agent_key}"}, checks=CHECKS)
+    headers = {"Authorization": f"Bearer {agent_key}"}
+    response = case.call(headers=headers)
+    try:
+        case.validate_response(response, headers=headers)
+    except FailureGroup as found:
+        if not all(_forged_cursor(case, response, failure) for failure in found.exceptions):
+            raise
+
+
+def _forged_cursor(case, response, failure) -> bool:
+    """The one refusal no schema can describe: a page link Helpline did not sign. The schema
+    says what a cursor looks like (its characters and length: anything else is a 400 too)."""
+    return (
+        failure.code == "ST202"
+        and case.operation.label == "GET /api/v1/tickets"
+        and response.status_code == 400
+        and response.json()["detail"] == "That page link is not valid any more."
+    )
