@@ -40,7 +40,7 @@ RECOVERY_NAME = "Recovery codes"
 RECOVERY_CODE_COUNT = 10
 RECOVERY_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"  # base32: no 0/1/8/9 to mistake
 RECOVERY_CODE_LENGTH = 12  # 60 random bits, shown as xxxx-xxxx-xxxx
-APP_CODE = re.compile(r"\d{6}")
+APP_CODE = re.compile(r"[0-9]{6}")  # ASCII digits: "٣" is no code digit
 
 
 class CodeThrottled(Exception):

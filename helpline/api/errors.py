@@ -4,7 +4,8 @@
 credentials, 403 not allowed, 404 no such thing (also a ticket the caller may not see, and an id
 or name in the input that names nothing: `errors` names the field), 409 stale update, 413 too
 large, 422 invalid fields (what the OpenAPI schema refuses, and what the help desk's rules refuse:
-an empty message, a custom field's value), 429 rate limited.
+an empty message, a custom field's value), 429 rate limited, 503 attachment storage refusing
+writes (nothing saved; Retry-After).
 """
 
 import json
@@ -23,6 +24,7 @@ from helpline.api.auth import RateLimited
 from helpline.api.refs import UnknownReference
 from helpline.tickets.access import AccessDenied
 from helpline.tickets.actions import StaleTicket
+from helpline.tickets.files import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +155,13 @@ def _http_error(api: NinjaAPI, request, exc: HttpError) -> HttpResponse:
     return response
 
 
+def _storage(api: NinjaAPI, request, exc: StorageUnavailable) -> HttpResponse:
+    response = _respond(api, request, 503, f"{exc.reason}. Nothing was saved; try again later.")
+    response["Retry-After"] = "120"
+    response._has_been_logged = True  # logged, and the admins told, by storage_failed
+    return response
+
+
 def _unexpected(api: NinjaAPI, request, exc: Exception) -> HttpResponse:
     log.exception("Unexpected error in %s %s", request.method, request.path)
     return _respond(api, request, 500, "Something went wrong on our side; it has been logged.")
@@ -171,6 +180,7 @@ HANDLERS = (
     (RateLimited, _rate_limited),
     (AuthenticationError, _unauthenticated),
     (HttpError, _http_error),
+    (StorageUnavailable, _storage),
     (Exception, _unexpected),
 )
 

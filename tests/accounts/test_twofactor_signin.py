@@ -86,7 +86,8 @@ def test_next_pointing_elsewhere_is_ignored(client, john, john_2fa, password):
 def test_a_wrong_code_is_refused_plainly(client, john, john_2fa, password):
     device, _ = john_2fa
     password_step(client, "john", password)
-    for code in [wrong_code(device), "abc", "", "9" * 32]:
+    arabic_indic = app_code(device).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    for code in [wrong_code(device), "abc", "", "9" * 32, arabic_indic]:
         TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_timestamp=None)
         StaticDevice.objects.filter(user=john).update(throttling_failure_timestamp=None)
         response = client.post(VERIFY, {"code": code})

@@ -137,3 +137,22 @@ def test_a_second_file_failing_removes_the_first(settings, support_ticket, karen
     with pytest.raises(files.StorageUnavailable, match="Read-only file system"):
         actions.add_message(karen, support_ticket, "two files", attachments=new)
     assert stored_files(settings) == [] and not Attachment.objects.exists()
+
+
+def test_full_disk_through_the_api_is_a_json_503(client, karen, disk_full):
+    from helpline.api.models import ApiKey
+
+    _, key = ApiKey.issue(karen, name="k", scopes=["tickets:read", "tickets:write"])
+    body = {
+        "subject": "Invoice",
+        "body": "Attached.",
+        "attachments": [
+            {"filename": "a.pdf", "content_type": "application/pdf", "content_base64": "JVBERg=="}
+        ],
+    }
+    response = client.post(
+        "/api/v1/tickets", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}"
+    )
+    assert response.status_code == 503 and response["Retry-After"] == "120"
+    assert "No space left on device" in response.json()["detail"]
+    assert not Ticket.objects.exists()
