@@ -11,7 +11,6 @@ from django.core.cache import cache
 from helpline.tickets import actions
 from helpline.tickets.models import FieldKind, HelpTopic, HelpTopicField
 from tests.api.conftest import READ_WRITE, Api, make_key  # noqa: F401
-from tests.portal.conftest import ticket_form  # noqa: F401
 from tests.scenarios.conftest import (  # noqa: F401
     _fail_on_page_errors,
     browser_context_args,
