@@ -96,7 +96,7 @@ _FORWARD_WORDS = (
 # "---------- Forwarded message ---------", "Begin forwarded message:", "Inizio messaggio
 # inoltrato:", "-------- Weitergeleitete Nachricht --------" and the like.
 _FORWARD = re.compile(
-    rf"(?i)^[\s>]*(?:-{{2,}}\s*[^-]{{0,40}}(?:{_FORWARD_WORDS})[^-]{{0,40}}-{{2,}}|"
+    rf"(?i)^[\s>]*(?:[-=]{{2,}}\s*[^-=]{{0,40}}(?:{_FORWARD_WORDS})[^-=]{{0,80}}[-=]{{2,}}|"
     rf"[^\d@:]{{0,40}}(?:{_FORWARD_WORDS})[^\d@:]{{0,40}}:)\s*$"
 )
 

@@ -153,19 +153,19 @@ HOSTILE_HTML = {
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_text_is_fast(name):
     text = HOSTILE[name]
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: other processes on the machine do not count
     reply, _ = extract(text, "")
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
     assert reply.strip()
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE_HTML))
 def test_hostile_html_is_fast(name):
     markup = HOSTILE_HTML[name]
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: other processes on the machine do not count
     extract("", markup)
     extract("x", markup)
-    assert time.perf_counter() - started < 1.0  # two calls: 0.5 s each
+    assert time.process_time() - started < 1.0  # two calls: 0.5 s each
 
 
 _pieces = st.sampled_from(
