@@ -30,10 +30,20 @@ class Command(BaseCommand):
                          "contains this (repeatable).")  # fmt: skip
         run.add_argument("--deep-page", type=int, default=500, help="The deep keyset page.")
         run.add_argument("--output", help="JSON file (default var/bench/run-<time>.json).")
+        live = sub.add_parser("live", help="Idle cost of agents watching queues (live updates).")
+        live.add_argument("--agents", type=int, default=200, help="Agents watching a queue.")
+        live.add_argument("--rounds", type=int, default=5, help="Polls per agent.")
 
     def handle(self, *args, action: str, **options):
         if action == "seed":
             self._seed(**options)
+        elif action == "live":
+            from helpline.bench.live import run as live
+
+            try:
+                live(self.stdout, agents=options["agents"], rounds=options["rounds"])
+            except ValueError as exc:
+                raise CommandError(str(exc))
         else:
             self._run(**options)
 
