@@ -76,7 +76,7 @@ def intake_from_email(raw: bytes) -> tuple[hooks.Intake, list[str]]:
         Mailbox.objects.filter(address__in=addresses, active=True).first() if addresses else None
     )
     recipient = mailbox.address if mailbox else (parsed.to[0][1] if parsed.to else "")
-    body, body_html = extract(parsed.text, parsed.raw_html)
+    body, body_html = extract(parsed.text, parsed.raw_html, parsed.subject)
     topic = mailbox.help_topic if mailbox and mailbox.help_topic_id else None
     if topic is not None and not topic.active:
         topic = None

@@ -203,7 +203,7 @@ def _ingest(raw: bytes, parsed: ParsedMessage, mailbox: Mailbox | None) -> Resul
     if ticket is not None and _too_old(ticket):
         ticket = None  # A closed ticket long gone: the answer is a new request.
     mail = Incoming(raw, parsed, mailbox, trust.prove(raw, parsed.sender, headers, mailbox, token))
-    mail.body, mail.body_html = extract(parsed.text, parsed.raw_html)
+    mail.body, mail.body_html = extract(parsed.text, parsed.raw_html, parsed.subject)
     mail.attachments, dropped = _attachments(parsed)
     mail.clash = clash
     if dropped:
@@ -442,7 +442,7 @@ def _hold(
 
 def _spam(raw: bytes, parsed: ParsedMessage, mailbox: Mailbox | None) -> Result:
     """Marked as spam by the site's mail server: into the spam folder, no ticket, no answer."""
-    body, body_html = extract(parsed.text, parsed.raw_html)
+    body, body_html = extract(parsed.text, parsed.raw_html, parsed.subject)
     why = f"Marked as spam by the mail server ({parsed.spam})"
     HeldMail.objects.create(
         mailbox=mailbox,

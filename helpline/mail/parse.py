@@ -479,7 +479,7 @@ def _parse_into(parsed: ParsedMessage, raw: bytes) -> None:
     parsed.html = sanitize_html(html) if html.strip() else ""
     text = "\n".join(walker.texts)
     if not text.strip() and parsed.html:
-        text = html_to_text(parsed.html)
+        text = html_to_text(html)  # the original: sanitising keeps <title> text as text
     parsed.text = clean_text(text.replace("\r\n", "\n").replace("\r", "\n"))
     parsed.bounce = _bounce(parsed, walker)
     parsed.spam = _spam_verdict(msg)

@@ -105,7 +105,7 @@ def accept(user: User, held_id: int) -> ThreadEntry:
         if held.folder == Folder.SPAM:
             raise ValidationError("Spam is taken in with “Not spam”.")
         parsed = parse_message(bytes(held.raw))
-        body, body_html = extract(parsed.text, parsed.raw_html)
+        body, body_html = extract(parsed.text, parsed.raw_html, parsed.subject)
         attachments = [
             actions.NewAttachment(a.filename, a.content, a.content_type, a.content_id)
             for a in parsed.attachments
