@@ -136,6 +136,8 @@ NOT_AUDITED: dict[str, str] = {
     "automation.JobRun": "the scheduler's run log",
     "mail.FailedMail": "incoming mail that could not be taken in",
     "mail.ReceivedMail": "the incoming mail log",
+    "health.Worker": "the task workers' heartbeats (read-only in the admin)",
+    "health.TaskRecovery": "the log of tasks put back in the queue (read-only in the admin)",
     "mail.HeldMail": "incoming mail waiting for review (decisions are recorded on the row)",
     "reports.CsatSurvey": "requesters' survey answers",
     "reports.TicketMetrics": "computed from tickets",
