@@ -574,12 +574,14 @@ _MASKED = [
     (re.compile(r'(csrfmiddlewaretoken" value=")[^"]*'), r"\1"),
     (re.compile(r'("X-CSRFToken": ")[^"]*'), r"\1"),
     (re.compile(r'(nonce=")[^"]*'), r"\1"),
+    # The live-update token is signed with the time it was made (for the ticket on the page).
+    (re.compile(r'(data-pulse=")[^"]*'), r"\1"),
 ]
 
 
 def normalised(response, *numbers: str) -> tuple:
-    """Status, redirect target and body, with CSRF tokens, nonces and the ticket numbers asked
-    about masked: what must match between "not yours" and "does not exist"."""
+    """Status, redirect target and body, with CSRF tokens, nonces, live-update tokens and the
+    ticket numbers asked about masked: what must match between "not yours" and "does not exist"."""
     text = text_of(response)
     location = response.get("Location", "")
     for number in numbers:
