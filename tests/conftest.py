@@ -16,6 +16,7 @@ IMAP_FIXTURES = frozenset({"imap_server", "dovecot"})
 BROWSER_FIXTURES = frozenset({"page", "context", "browser", "new_context"})
 
 
+@pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(config, items):
     """Mark tests by what they start, so that a run can leave them out (`make test` runs them
     on SQLite only): `imap` for a test that uses the private Dovecot, `browser` for one that
@@ -26,7 +27,18 @@ def pytest_collection_modifyitems(config, items):
 
     Under pytest-xdist (`--dist loadgroup`), tests that share a module- or package-wide world
     (the security matrix, the hostile desk, the spoofing matrix …) go to one worker together,
-    so that the world is built once, not once per worker."""
+    so that the world is built once, not once per worker.
+
+    A wrapper: the markers are added before the other plugins' hooks run (xdist reads the
+    groups, `-m` deselects), and the group xdist appends to each node id is carried over after
+    them (_carry_xdist_groups)."""
+    _mark(config, items)
+    result = yield
+    _carry_xdist_groups(items)
+    return result
+
+
+def _mark(config, items) -> None:
     grouping = config.pluginmanager.hasplugin("xdist")
     cluster_wide: dict = {}
     for item in items:
@@ -44,6 +56,17 @@ def pytest_collection_modifyitems(config, items):
         group = _shared_world(item, names) if grouping else None
         if group and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _carry_xdist_groups(items) -> None:
+    """pytest-xdist 3.8 (`--dist loadgroup`) names a grouped test "<node id>@<group>" by writing
+    `item._nodeid`, which pytest 9.2 no longer reads (a node's id is `item._id`): without this,
+    no test is grouped and each worker builds (and rebuilds) every module- and package-wide
+    world itself. Only a name xdist wrote and pytest did not take is carried over."""
+    for item in items:
+        grouped = item.__dict__.get("_nodeid")
+        if grouped and grouped != item.nodeid:
+            item._id = type(item._id).parse(grouped)
 
 
 def _looks_at_the_whole_cluster(item, seen: dict) -> bool:
