@@ -195,19 +195,42 @@ def _msgid_header(msg: Message, name: str) -> str:
     return decode_header_value(value) if "=?" in value else value
 
 
+# RFC 2047 encoded-words are display text: an address is never read from inside one (a forger's
+# "=?utf-8?q?Hi=0D=0ABcc:_victim@…?=" must not make the victim a sender or a Cc).
+_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+_SHIELDED = re.compile(r"hlew(\d+)hlew")
+
+
+def _shield(value: str, words: list[str] | None = None) -> tuple[str, list[str]]:
+    """`value` with each encoded-word replaced by an inert token, and the words (appended to
+    `words` when given, so that several header values share one numbering)."""
+    words = [] if words is None else words
+
+    def token(match: re.Match) -> str:
+        words.append(match.group())
+        return f"hlew{len(words) - 1}hlew"
+
+    return _ENCODED_WORD.sub(token, value), words
+
+
+def _unshield(text: str, words: list[str]) -> str:
+    return _SHIELDED.sub(lambda m: words[int(m.group(1))], text)
+
+
 def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
+    words: list[str] = []
     try:
-        values = [str(v) for v in msg.get_all(name, [])]
-        pairs = getaddresses(values)
+        pairs = getaddresses([_shield(str(v), words)[0] for v in msg.get_all(name, [])])
     except Exception:  # noqa: BLE001
         return []
     result = []
     for display, address in pairs:
         address = clean_text(address).strip().strip("<>")
-        if "@" not in address or " " in address:
+        if "@" not in address or " " in address or _SHIELDED.search(address):
             continue
         local, _, domain = address.rpartition("@")
-        result.append((decode_header_value(display), f"{local}@{domain.lower()}"))
+        display = decode_header_value(_unshield(display, words))
+        result.append((display, f"{local}@{domain.lower()}"))
     return result
 
 
@@ -220,20 +243,21 @@ def _sender(msg: Message, name: str) -> tuple[str, str]:
 
     The strict reading first; when it finds no single address (`addr <addr>`, `name@x <other@y>`,
     a trailing comma, an unquoted display name with commas), the address in angle brackets, else
-    the first bare address, and the words before it as the name.
+    the first bare address, and the words before it as the name. Never from inside an
+    encoded-word (see `_shield`).
     """
-    value = decode_header_value(_header(msg, name))
-    angles = list(_ANGLE_ADDRESS.finditer(value))
+    plain, words = _shield(clean_text(_header(msg, name)))
+    angles = list(_ANGLE_ADDRESS.finditer(plain))
     strict = _addresses(msg, name)
     if len(strict) == 1 and len(angles) != 1:
         return strict[0]
     angle = angles[0] if angles else None
-    found = angle or _BARE_ADDRESS.search(value)
-    if found is None:
+    found = angle or _BARE_ADDRESS.search(plain)
+    if found is None or _SHIELDED.search(found.group()):
         return strict[0] if strict else ("", "")
-    address = clean_text(found.group(1) if angle else found.group(0)).strip(".")
+    address = (found.group(1) if angle else found.group(0)).strip(".")
     local, _, domain = address.rpartition("@")
-    display = value[: found.start()].strip(" \t,;:\"'")
+    display = decode_header_value(_unshield(plain[: found.start()], words)).strip(" \t,;:\"'")
     if _BARE_ADDRESS.fullmatch(display) or "@" in display and " " not in display:
         display = ""
     return display[:200], f"{local}@{domain.lower()}"

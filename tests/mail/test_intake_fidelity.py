@@ -186,3 +186,19 @@ def test_the_original_is_one_click_away(client, mailbox, john, karen):
     client.force_login(john)
     page = client.get(f"/staff/tickets/{ticket.number}/").content.decode()
     assert "Show original" in page and "&gt; Restart it." in page
+
+
+@pytest.mark.parametrize(
+    "from_header",
+    [
+        "=?utf-8?q?Hi=0D=0ABcc:_victim@hostile.example?=",
+        "=?utf-8?b?UHJpbnRlciBqYW0NCkJjYzogdmljdGltQGhvc3RpbGUuZXhhbXBsZQ==?=",
+    ],
+)
+def test_an_address_inside_an_encoded_display_name_is_never_the_sender(from_header):
+    """The lenient reading looks for addresses outside encoded-words only: a forger cannot make
+    a decoded "…\\r\\nBcc: victim@…" the sender."""
+    parsed = parse_message(raw(sender=from_header))
+    assert parsed.sender == ""
+    named = parse_message(raw(sender=f"{from_header} <real@example.com>"))
+    assert named.sender == "real@example.com" and "victim@hostile.example" in named.sender_name
