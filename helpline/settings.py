@@ -264,7 +264,6 @@ if HELPLINE_S3_BUCKET:
         },
     }
 
-
 # Uploads: per-file and per-message limits (bytes / count), shown on forms.
 HELPLINE_MAX_ATTACHMENT_BYTES = env_int("HELPLINE_MAX_ATTACHMENT_BYTES", 10 * 2**20)
 HELPLINE_MAX_ATTACHMENTS = env_int("HELPLINE_MAX_ATTACHMENTS", 5)

@@ -5,8 +5,8 @@ from smtplib import SMTPServerDisconnected
 
 import pytest
 from django.core import mail
-from django.core.mail.backends.base import BaseEmailBackend
 from django.core.exceptions import ValidationError
+from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
 from helpline.mail.models import BannedAddress, EmailTemplate
