@@ -196,6 +196,17 @@ else:
     if env_bool("HELPLINE_DB_PGBOUNCER"):
         DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 
+# An optional read replica for reports, search and the API's ticket list (helpline/replica.py).
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = {
+        **dj_database_url.parse(os.environ["DATABASE_REPLICA_URL"], conn_max_age=60),
+        "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})),
+        "TEST": {"MIRROR": "default"},
+    }
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["replica"]["CONN_MAX_AGE"] = 0
+DATABASE_ROUTERS = ["helpline.replica.PrimaryReplicaRouter"]
+
 # Rate limits and other shared counters must hold across processes: keep them in the database.
 CACHES = {
     "default": {

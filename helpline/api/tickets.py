@@ -36,6 +36,7 @@ from helpline.api.schemas import (
     TicketPageOut,
     matching,
 )
+from helpline.replica import reading
 from helpline.tickets import access, actions, queues
 from helpline.tickets.access import Access
 from helpline.tickets.models import Attachment, EntryKind, State
@@ -119,7 +120,8 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]):
     Pages are stable under inserts: follow `next_cursor` until it is null.
     """
     caller = require(request, Scope.TICKETS_READ)
-    qs = access.visible_tickets(caller.user).select_related("help_topic", "sla_plan")
+    qs = access.visible_tickets(caller.user).using(reading())  # the read replica, if any
+    qs = qs.select_related("help_topic", "sla_plan")
     if filters.requester:
         qs = _by_requester(qs, filters.requester)
     qs = queues.apply_filters(qs, caller.user, _clean_filters(filters))

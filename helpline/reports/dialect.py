@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
+from helpline.replica import reading
 from helpline.reports.sqlparts import Fragment, fetch
 
 # Every grouped query also yields the total line (tot = 1, group NULL): the total's medians
@@ -126,7 +127,8 @@ def tuned():
     if not is_postgres():
         yield
         return
-    with transaction.atomic(), connection.cursor() as cursor:
+    alias = reading()  # where sqlparts.fetch will run: tune that connection
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
         cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute("SET LOCAL jit = off")
         yield

@@ -3,8 +3,10 @@
 import re
 from typing import NamedTuple
 
-from django.db import connection
+from django.db import connections
 from django.db.models import QuerySet
+
+from helpline.replica import reading
 
 _SLOT = re.compile(r"\{(\w+)\}")
 
@@ -39,8 +41,8 @@ def compose(template: str, **parts) -> Fragment:
 
 
 def fetch(fragment: Fragment) -> list[dict]:
-    """Run a fragment; rows as dicts keyed by column name."""
-    with connection.cursor() as cursor:
+    """Run a fragment (on the read replica when there is one); rows as dicts by column name."""
+    with connections[reading()].cursor() as cursor:
         cursor.execute(fragment.sql, fragment.params)
         names = [c[0] for c in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

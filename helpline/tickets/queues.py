@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce, Lower, NullIf
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from helpline.replica import reading
 from helpline.tickets import access
 from helpline.tickets.models import ACTIVE_STATES, CLOSED_STATES, Source, State, Ticket
 
@@ -141,7 +142,7 @@ def text_matches(qs: QuerySet, text: str, user=None) -> QuerySet:
     """
     from helpline.search.query import filter_tickets
 
-    return filter_tickets(qs, text, user)
+    return filter_tickets(qs.using(reading()), text, user)  # lag-tolerant: the replica if any
 
 
 def local_day_start(day: date, tz=None) -> datetime:
