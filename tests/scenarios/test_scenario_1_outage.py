@@ -74,7 +74,9 @@ def test_scenario_1_outage_routed_to_the_right_team(page, site, sign_in):
     expect(cells.nth(3)).to_have_text(SUBJECT)
     expect(cells.nth(4)).to_have_text("Karen Miller")
     expect(cells.nth(5)).to_have_text("normal")
-    expect(cells.nth(6)).to_have_text("—")
+    # Nobody has it yet: "—", and the one-click claim is offered.
+    expect(cells.nth(6).locator(".muted")).to_have_text("—")
+    expect(cells.nth(6).get_by_role("button", name="Assign to me")).to_be_visible()
     expect(cells.nth(7).locator("time")).to_have_text(re.compile(r"^\d{1,2} \w{3}, \d\d:\d\d$"))
 
     # 3. John routes it in one submit; the transfer comes last and takes it out of his reach.
