@@ -35,15 +35,20 @@ def only_unread(qs: QuerySet, user) -> QuerySet:
     return qs.filter(Exists(_newer_entries(user, OuterRef("pk"))))
 
 
+def _unread_subqueries(user) -> tuple[QuerySet, QuerySet]:
+    """Unread open tickets the agent works, and unread notifications about tickets they still
+    see: both as capped id subqueries."""
+    tickets = only_unread(access.worked_tickets(user).filter(state__in=ACTIVE_STATES), user)
+    inbox = Notification.objects.filter(
+        user=user, read_at__isnull=True, ticket__in=access.visible_tickets(user)
+    )
+    return tickets.values("pk")[:COUNT_CAP], inbox.values("pk")[:COUNT_CAP]
+
+
 def _figures_sql(user) -> tuple[list[str], list]:
     """Two scalar subqueries: unread open tickets the agent works, and unread notifications
     about tickets they still see (both capped)."""
-    tickets = only_unread(access.worked_tickets(user).filter(state__in=ACTIVE_STATES), user).values(
-        "pk"
-    )[:COUNT_CAP]
-    inbox = Notification.objects.filter(
-        user=user, read_at__isnull=True, ticket__in=access.visible_tickets(user)
-    ).values("pk")[:COUNT_CAP]
+    tickets, inbox = _unread_subqueries(user)
     parts, params = [], []
     for qs in (tickets, inbox):
         try:
@@ -82,12 +87,7 @@ def annotate_rows(qs: QuerySet, user, now=None) -> QuerySet:
         )
         .values("label")[:1]
     )  # fmt: skip
-    tickets = only_unread(access.worked_tickets(user).filter(state__in=ACTIVE_STATES), user).values(
-        "pk"
-    )[:COUNT_CAP]
-    inbox = Notification.objects.filter(
-        user=user, read_at__isnull=True, ticket__in=access.visible_tickets(user)
-    ).values("pk")[:COUNT_CAP]
+    tickets, inbox = _unread_subqueries(user)
     return qs.annotate(
         ws_unread=Exists(_newer_entries(user, OuterRef("pk"))),
         ws_presence=Subquery(present),

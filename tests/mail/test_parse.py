@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from helpline.mail.parse import parse_message
 from helpline.mail.quotes import extract
-from helpline.tickets.text import html_to_text
+from tests.mail.test_reply_extraction import shown
 
 CORPUS = Path(__file__).parent / "corpus"
 CASES = sorted(p.stem for p in CORPUS.glob("*.eml"))
@@ -39,14 +39,8 @@ def _normalise(text: str) -> str:
 @pytest.mark.parametrize("name", _stored_with_text())
 def test_corpus_reply_text(name):
     """Each stored message shows the expected text: what the person wrote, without history."""
-    parsed = parse_message((CORPUS / f"{name}.eml").read_bytes())
     expected = (CORPUS / f"{name}.expected.txt").read_text(encoding="utf-8")
-    text, html = extract(parsed.text, parsed.raw_html, parsed.subject)
-    if not text.strip():
-        text = html_to_text(html)
-    if not text.strip():
-        images = any(a.content_type.startswith("image/") for a in parsed.attachments)
-        text = "(no text; see the attached images)" if images else "(empty message)"
+    text, _ = shown(name)
     assert _normalise(text) == _normalise(expected)
 
 
