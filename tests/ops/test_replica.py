@@ -24,7 +24,8 @@ from helpline.tickets import access, queues
 
 john = User.objects.get(username="john")
 _, key = ApiKey.issue(john, name="probe", scopes=[Scope.TICKETS_READ])   # a write: the primary
-api = Client(HTTP_HOST="127.0.0.1").get("/api/v1/tickets", HTTP_AUTHORIZATION=f"Bearer {key}").json()
+bearer = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+api = Client(HTTP_HOST="127.0.0.1").get("/api/v1/tickets", **bearer).json()
 found = queues.text_matches(access.visible_tickets(john), "zebra", john)
 count = "SELECT COUNT(*) AS n FROM tickets_ticket"
 with transaction.atomic():
