@@ -171,7 +171,9 @@ def _agent(watch: Watch, desk) -> None:
         watch.visit(f"/staff/queues/{slug}/", f"queue {slug}")
         while (more := watch.page.locator("a[rel=next]")).count():
             more.first.click()
-            watch.page.wait_for_load_state("load")
+            # The next page comes by htmx: wait until it is in (not just the old page loaded),
+            # or the loop clicks the old link again while it is being replaced.
+            watch.page.wait_for_load_state("networkidle")
             watch.where = f"queue {slug}, next page"
             watch.check()
     for payload in BROWSER_PAYLOADS:
