@@ -4,12 +4,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import transaction
-from django.test.utils import override_settings
 
 from helpline.accounts.demo import DEMO_PASSWORD, load_demo
 from helpline.accounts.models import Department, Role, Team, User
-from helpline.mail import loops
 from helpline.sla.models import SLAPlan
 from helpline.tickets import actions
 from helpline.tickets.models import HelpTopic, Priority, Status
@@ -17,17 +14,6 @@ from helpline.tickets.models import HelpTopic, Priority, Status
 # Fixtures that start a real Dovecot (tests/mail/conftest.py) and those of pytest-playwright.
 IMAP_FIXTURES = frozenset({"imap_server", "dovecot"})
 BROWSER_FIXTURES = frozenset({"page", "context", "browser", "new_context"})
-# Fixtures that give a test a database of its own to commit to (no transaction around it).
-OWN_DATABASE_FIXTURES = frozenset(
-    {
-        "transactional_db",
-        "live_server",
-        "django_db_reset_sequences",
-        "django_db_serialized_rollback",
-    }
-)
-# Modules (paths) whose database tests all use the demo organisation (see _module_demo).
-SHARED_DEMO_MODULES: set = set()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -55,7 +41,6 @@ def pytest_collection_modifyitems(config, items):
 def _mark(config, items) -> None:
     grouping = config.pluginmanager.hasplugin("xdist")
     cluster_wide: dict = {}
-    demo_users: dict = {}
     for item in items:
         # Query plans depend on the statistics of the whole database: another test's rows on
         # the same xdist worker can change the planner's choice, so they run in the serial pass.
@@ -71,33 +56,6 @@ def _mark(config, items) -> None:
         group = _shared_world(item, names) if grouping else None
         if group and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(group))
-        demo_users.setdefault(item.path, []).append(_demo_use(item, names))
-    SHARED_DEMO_MODULES.clear()
-    SHARED_DEMO_MODULES.update(
-        path
-        for path, uses in demo_users.items()
-        if None not in uses and uses.count(True) >= 2  # nothing to share for one test
-    )
-
-
-def _demo_use(item, names: set) -> bool | None:
-    """True: a test in the ordinary test transaction with the demo organisation; False: one
-    that does not touch the database; None: one whose module cannot share the demo (a database
-    test without it would see it; a test with a database of its own commits, or flushes it)."""
-    marker = item.get_closest_marker("django_db")
-    uses_database = marker is not None or bool(names & ({"db"} | OWN_DATABASE_FIXTURES))
-    if not uses_database:
-        return False
-    options = marker.kwargs if marker is not None else {}
-    own = names & OWN_DATABASE_FIXTURES or any(
-        options.get(option)
-        for option in ("transaction", "reset_sequences", "serialized_rollback", "databases")
-    )
-    for name in ("postgres_only", "serial", "browser", "imap"):
-        own = own or item.get_closest_marker(name) is not None
-    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
-    ours = any(d.func.__module__ == __name__ for d in definitions.get("demo", ())[-1:])
-    return True if "demo" in names and ours and not own else None
 
 
 def _carry_xdist_groups(items) -> None:
@@ -148,20 +106,14 @@ def _uses_playwright(item, names: set) -> bool:
     )
 
 
-_FAST_AND_LOCAL = {
-    "TASKS": {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}},
-    "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
-    # Per-test memory cache: rate-limit counters start empty and need no database.
-    "CACHES": {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
-}
-
-
 @pytest.fixture(autouse=True)
 def _fast_and_local(settings, tmp_path):
     """Tasks run inline (after commit), files go to a temp dir, mail stays in memory."""
-    for name, value in _FAST_AND_LOCAL.items():
-        setattr(settings, name, value)
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Per-test memory cache: rate-limit counters start empty and need no database.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Tests run without DEBUG and without collectstatic: no manifest to look names up in.
     settings.STORAGES = {
         **settings.STORAGES,
@@ -169,39 +121,9 @@ def _fast_and_local(settings, tmp_path):
     }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _module_demo(request):
-    """The demo organisation, loaded once for a module whose database tests all use it
-    (SHARED_DEMO_MODULES), in an outer transaction rolled back when the module is done: each
-    test runs in a savepoint of its own inside it (as in tests/security_matrix), so it sees the
-    demo exactly as if `demo` had loaded it, and leaves nothing behind. Loading it per test (315
-    queries) cost more than many of the tests. Yields whether the demo is loaded."""
-    if request.node.path not in SHARED_DEMO_MODULES:
-        yield False
-        return
-    request.getfixturevalue("django_db_setup")
-    blocker = request.getfixturevalue("django_db_blocker")
-    outer = transaction.atomic()
-    # The settings _fast_and_local gives the tests (the passwords are hashed with them).
-    with blocker.unblock(), override_settings(**_FAST_AND_LOCAL):
-        outer.__enter__()
-        load_demo()
-    try:
-        yield True
-    finally:
-        with blocker.unblock():
-            transaction.set_rollback(True)
-            outer.__exit__(None, None, None)
-
-
 @pytest.fixture
-def demo(db, _module_demo):
-    if _module_demo:
-        # Each load saves the departments, which clears the cache of the help desk's own
-        # addresses (signals in helpline/mail/apps.py); a test may have filled it since.
-        loops.forget_own_addresses()
-    else:
-        load_demo()
+def demo(db):
+    load_demo()
 
 
 @pytest.fixture
