@@ -155,7 +155,8 @@ def test_hostile_text_is_fast(name):
     text = HOSTILE[name]
     started = time.process_time()  # CPU time: other processes on the machine do not count
     reply, _ = extract(text, "")
-    assert time.process_time() - started < 0.5
+    # A guard against catastrophic backtracking (minutes), not a benchmark: `mail bench` measures.
+    assert time.process_time() - started < 5
     assert reply.strip()
 
 
